@@ -1,0 +1,11 @@
+import type { Migration } from "kysely/migration";
+import * as initial from "./0001_initial.js";
+
+/**
+ * Every migration, keyed by a name that sorts in the order they must run.
+ * An in-code map instead of a folder glob, so the server migrates the same
+ * way under tsx, vitest and a bundler. Append new entries; never edit one.
+ */
+export const migrations: Readonly<Record<string, Migration>> = {
+  "0001_initial": initial,
+};

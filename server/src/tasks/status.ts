@@ -1,0 +1,23 @@
+/**
+ * The task lifecycle's vocabulary. The same names are the database enums
+ * (`task_status`, `task_priority`), whose trigger refuses illegal transitions.
+ */
+export const TASK_STATUSES = [
+  "pending",
+  "queued",
+  "running",
+  "completed",
+  "failed",
+  "cancelled",
+] as const;
+export type TaskStatus = (typeof TASK_STATUSES)[number];
+
+export const TASK_PRIORITIES = ["low", "normal", "high", "critical"] as const;
+export type TaskPriority = (typeof TASK_PRIORITIES)[number];
+
+const terminal: ReadonlySet<TaskStatus> = new Set(["completed", "failed", "cancelled"]);
+
+/** Nothing leaves a terminal state except RetryTask. */
+export function isTerminal(status: TaskStatus): boolean {
+  return terminal.has(status);
+}

@@ -1,0 +1,317 @@
+import { type Kysely, sql } from "kysely";
+import { describe, expect, test } from "vitest";
+import { createPostgresDb } from "../src/db/connection.js";
+import {
+  ILLEGAL_TRANSITION,
+  illegalTransitionOf,
+  isIllegalTransition,
+  postgresErrorOf,
+} from "../src/db/errors.js";
+import { migrateToLatest } from "../src/db/migrate.js";
+import type { DB, TaskStatus } from "../src/db/schema.js";
+import { TASK_PRIORITIES, TASK_STATUSES } from "../src/tasks/status.js";
+import { createTestDatabase, dbTest } from "./db-fixture.js";
+import { insertTask, rejectionOf } from "./schema-helpers.js";
+
+/** The lifecycle from design.md, written out independently of the SQL that enforces it. */
+const legalMoves: Record<TaskStatus, readonly TaskStatus[]> = {
+  pending: ["queued", "cancelled", "failed"],
+  queued: ["running", "cancelled", "failed", "pending"],
+  running: ["completed", "failed", "cancelled", "queued"],
+  completed: [],
+  failed: ["queued"],
+  cancelled: ["queued"],
+};
+
+async function eventsOf(db: Kysely<DB>, taskId: string) {
+  return db
+    .selectFrom("task_events")
+    .selectAll()
+    .where("task_id", "=", taskId)
+    .orderBy("seq")
+    .execute();
+}
+
+async function moveTo(db: Kysely<DB>, taskId: string, status: TaskStatus) {
+  return db
+    .updateTable("tasks")
+    .set({ status })
+    .where("id", "=", taskId)
+    .returningAll()
+    .executeTakeFirstOrThrow();
+}
+
+describe("migrations", () => {
+  test("a second run is a no-op", async () => {
+    const database = await createTestDatabase({ migrate: false });
+    try {
+      expect(await migrateToLatest(database.db)).toEqual(["0001_initial"]);
+      expect(await migrateToLatest(database.db)).toEqual([]);
+      const executed = await sql<{ name: string }>`select name from kysely_migration`.execute(
+        database.db,
+      );
+      expect(executed.rows).toEqual([{ name: "0001_initial" }]);
+    } finally {
+      await database.drop();
+    }
+  });
+
+  test("processes starting at once on a fresh database all succeed, and it migrates once", async () => {
+    const database = await createTestDatabase({ migrate: false });
+    const processes = Array.from({ length: 4 }, () => createPostgresDb(database.url));
+    try {
+      const ran = await Promise.all(processes.map((db) => migrateToLatest(db)));
+      expect(ran.flat()).toEqual(["0001_initial"]);
+      expect(await migrateToLatest(database.db)).toEqual([]);
+    } finally {
+      await Promise.all(processes.map((db) => db.destroy()));
+      await database.drop();
+    }
+  });
+
+  dbTest("the enums are the app's vocabulary", async ({ db }) => {
+    const enums = await sql<{ statuses: string[]; priorities: string[] }>`
+      select enum_range(null::task_status)::text[] as statuses,
+             enum_range(null::task_priority)::text[] as priorities
+    `.execute(db);
+    expect(enums.rows[0]).toEqual({
+      statuses: [...TASK_STATUSES],
+      priorities: [...TASK_PRIORITIES],
+    });
+  });
+});
+
+describe("transition guard", () => {
+  dbTest("allows exactly the lifecycle's moves", async ({ db }) => {
+    const refused: string[] = [];
+    const allowed: string[] = [];
+    for (const from of TASK_STATUSES) {
+      for (const to of TASK_STATUSES) {
+        if (from === to) continue;
+        const task = await insertTask(db, { status: from });
+        const error = await rejectionOf(moveTo(db, task.id, to));
+        if (error === undefined) {
+          allowed.push(`${from}->${to}`);
+        } else if (isIllegalTransition(error)) {
+          refused.push(`${from}->${to}`);
+        } else {
+          throw error;
+        }
+      }
+    }
+    const expected = TASK_STATUSES.flatMap((from) =>
+      legalMoves[from].map((to) => `${from}->${to}`),
+    );
+    expect(allowed.sort()).toEqual(expected.sort());
+    expect(refused).toHaveLength(30 - expected.length);
+  });
+
+  dbTest("refuses completed -> running with PT001 and says which move", async ({ db }) => {
+    const task = await insertTask(db, { status: "completed" });
+    const error = await rejectionOf(moveTo(db, task.id, "running"));
+
+    expect(postgresErrorOf(error)).toMatchObject({
+      code: ILLEGAL_TRANSITION,
+      message: `illegal task transition: completed -> running (task ${task.id})`,
+      constraint: "tasks_status_transition",
+      table: "tasks",
+      column: "status",
+    });
+    expect(illegalTransitionOf(error)).toEqual({
+      taskId: task.id,
+      from: "completed",
+      to: "running",
+    });
+    const after = await db
+      .selectFrom("tasks")
+      .selectAll()
+      .where("id", "=", task.id)
+      .executeTakeFirstOrThrow();
+    expect(after).toMatchObject({ status: "completed", seq: 1 });
+    expect(await eventsOf(db, task.id)).toHaveLength(1);
+  });
+
+  dbTest(
+    "refuses skipping a step and leaving a terminal state by any path but retry",
+    async ({ db }) => {
+      const pending = await insertTask(db);
+      expect(
+        illegalTransitionOf(await rejectionOf(moveTo(db, pending.id, "running"))),
+      ).toMatchObject({
+        from: "pending",
+        to: "running",
+      });
+      expect(
+        illegalTransitionOf(await rejectionOf(moveTo(db, pending.id, "completed"))),
+      ).toMatchObject({
+        from: "pending",
+        to: "completed",
+      });
+      const failed = await insertTask(db, { status: "failed" });
+      expect(isIllegalTransition(await rejectionOf(moveTo(db, failed.id, "completed")))).toBe(true);
+      expect(isIllegalTransition(await rejectionOf(moveTo(db, failed.id, "pending")))).toBe(true);
+      expect(await moveTo(db, failed.id, "queued")).toMatchObject({ status: "queued" });
+    },
+  );
+
+  dbTest(
+    "a guarded claim that lost the race updates nothing instead of failing",
+    async ({ db }) => {
+      const task = await insertTask(db, { status: "cancelled" });
+      const claimed = await db
+        .updateTable("tasks")
+        .set({ status: "running" })
+        .where("id", "=", task.id)
+        .where("status", "=", "queued")
+        .returningAll()
+        .executeTakeFirst();
+      expect(claimed).toBeUndefined();
+    },
+  );
+
+  dbTest("an update that keeps the status writes no event and keeps seq", async ({ db }) => {
+    const task = await insertTask(db);
+    const updated = await db
+      .updateTable("tasks")
+      .set({ output: "partial", status: "pending", updated_at: new Date("2020-01-01T00:00:00Z") })
+      .where("id", "=", task.id)
+      .returningAll()
+      .executeTakeFirstOrThrow();
+    expect(updated.seq).toBe(1);
+    expect(updated.updated_at.getTime()).toBeGreaterThanOrEqual(task.created_at.getTime());
+    expect(await eventsOf(db, task.id)).toHaveLength(1);
+  });
+});
+
+describe("event log", () => {
+  dbTest("a task's whole life is one event per change, seq 1, 2, 3, …", async ({ db }) => {
+    const task = await insertTask(db);
+    expect(task.seq).toBe(1);
+    const attempt = (n: number) =>
+      db
+        .updateTable("tasks")
+        .set({ status: "running", attempts: n, error_code: null, error_message: null })
+        .where("id", "=", task.id)
+        .execute();
+
+    await moveTo(db, task.id, "queued");
+    await attempt(1);
+    await db
+      .updateTable("tasks")
+      .set({ status: "queued", error_code: "rate_limited", error_message: "429 from provider" })
+      .where("id", "=", task.id)
+      .execute();
+    await attempt(2);
+    await db
+      .updateTable("tasks")
+      .set({ status: "failed", error_code: "bad_request", error_message: "400 from provider" })
+      .where("id", "=", task.id)
+      .execute();
+    await moveTo(db, task.id, "queued");
+    await db
+      .updateTable("tasks")
+      .set({ status: "running", attempts: 3, error_code: null, error_message: null })
+      .where("id", "=", task.id)
+      .execute();
+    const done = await moveTo(db, task.id, "completed");
+
+    const events = await eventsOf(db, task.id);
+    expect(events.map((e) => [e.seq, e.type, e.from_status, e.to_status])).toEqual([
+      [1, "created", null, "pending"],
+      [2, "status", "pending", "queued"],
+      [3, "status", "queued", "running"],
+      [4, "status", "running", "queued"],
+      [5, "status", "queued", "running"],
+      [6, "status", "running", "failed"],
+      [7, "status", "failed", "queued"],
+      [8, "status", "queued", "running"],
+      [9, "status", "running", "completed"],
+    ]);
+    expect(done.seq).toBe(9);
+    expect(events[0]?.data).toEqual({});
+    expect(events[3]?.data).toEqual({
+      attempt: 1,
+      error_code: "rate_limited",
+      error_message: "429 from provider",
+    });
+    expect(events[5]?.data).toEqual({
+      attempt: 2,
+      error_code: "bad_request",
+      error_message: "400 from provider",
+    });
+    expect(events[8]?.data).toEqual({ attempt: 3 });
+    const times = events.map((e) => e.at.getTime());
+    expect(times).toEqual([...times].sort((a, b) => a - b));
+  });
+
+  dbTest("the event commits or rolls back with its transition", async ({ db }) => {
+    const task = await insertTask(db);
+    const rolledBack = new Error("roll back");
+    const error = await rejectionOf(
+      db.transaction().execute(async (trx) => {
+        await moveTo(trx, task.id, "queued");
+        await moveTo(trx, task.id, "running");
+        expect((await eventsOf(trx, task.id)).map((e) => e.seq)).toEqual([1, 2, 3]);
+        expect((await eventsOf(db, task.id)).map((e) => e.seq)).toEqual([1]);
+        throw rolledBack;
+      }),
+    );
+    expect(error).toBe(rolledBack);
+    const after = await db
+      .selectFrom("tasks")
+      .select(["status", "seq"])
+      .where("id", "=", task.id)
+      .executeTakeFirstOrThrow();
+    expect(after).toEqual({ status: "pending", seq: 1 });
+    expect((await eventsOf(db, task.id)).map((e) => e.seq)).toEqual([1]);
+
+    await db.transaction().execute(async (trx) => {
+      await moveTo(trx, task.id, "queued");
+      await moveTo(trx, task.id, "running");
+    });
+    expect((await eventsOf(db, task.id)).map((e) => e.seq)).toEqual([1, 2, 3]);
+  });
+
+  dbTest("concurrent transitions of one task never reuse a seq", async ({ db }) => {
+    const task = await insertTask(db, { status: "queued" });
+    const moves = Array.from({ length: 8 }, (_, i) =>
+      rejectionOf(
+        db
+          .updateTable("tasks")
+          .set({ status: i % 2 === 0 ? "pending" : "queued" })
+          .where("id", "=", task.id)
+          .execute(),
+      ),
+    );
+    const outcomes = await Promise.all(moves);
+    for (const outcome of outcomes) {
+      if (outcome !== undefined && !isIllegalTransition(outcome)) throw outcome;
+    }
+    const events = await eventsOf(db, task.id);
+    const row = await db
+      .selectFrom("tasks")
+      .select("seq")
+      .where("id", "=", task.id)
+      .executeTakeFirstOrThrow();
+    expect(events.map((e) => e.seq)).toEqual(
+      Array.from({ length: events.length }, (_, i) => i + 1),
+    );
+    expect(row.seq).toBe(events.length);
+  });
+
+  dbTest("deleting a task deletes its events and attempts", async ({ db }) => {
+    const task = await insertTask(db, { status: "queued" });
+    await db
+      .insertInto("task_attempts")
+      .values({ task_id: task.id, attempt: 1, worker_id: "w1" })
+      .execute();
+    await db.deleteFrom("tasks").where("id", "=", task.id).execute();
+    expect(await eventsOf(db, task.id)).toEqual([]);
+    const attempts = await db
+      .selectFrom("task_attempts")
+      .select("id")
+      .where("task_id", "=", task.id)
+      .execute();
+    expect(attempts).toEqual([]);
+  });
+});
