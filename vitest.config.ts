@@ -4,7 +4,12 @@ import { defineConfig } from "vitest/config";
 // own queue prefix, servers on port 0), so files run in parallel.
 export default defineConfig({
   test: {
-    include: ["server/**/*.test.ts", "web/**/*.test.ts", "migrations/**/*.test.ts", "test/**/*.test.ts"],
+    include: [
+      "server/**/*.test.ts",
+      "web/**/*.test.ts",
+      "migrations/**/*.test.ts",
+      "test/**/*.test.ts",
+    ],
     exclude: ["**/node_modules/**", "**/dist/**"],
     pool: "forks",
     testTimeout: 30_000,

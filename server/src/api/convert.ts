@@ -1,0 +1,108 @@
+import { create } from "@bufbuild/protobuf";
+import { durationFromMs, timestampFromDate } from "@bufbuild/protobuf/wkt";
+import {
+  TaskPriority as ProtoPriority,
+  TaskStatus as ProtoStatus,
+  type Task,
+  TaskErrorSchema,
+  TaskParamsSchema,
+  TaskSchema,
+  TokenUsageSchema,
+} from "@promptline/proto";
+import type { TaskParamsJson, TaskRow } from "../db/tasks.js";
+import type { TaskPriority, TaskStatus } from "../tasks/status.js";
+
+/** Domain ⇄ proto enums: one table each, both directions derived from it. */
+const statusToProto: Record<TaskStatus, ProtoStatus> = {
+  pending: ProtoStatus.PENDING,
+  queued: ProtoStatus.QUEUED,
+  running: ProtoStatus.RUNNING,
+  completed: ProtoStatus.COMPLETED,
+  failed: ProtoStatus.FAILED,
+  cancelled: ProtoStatus.CANCELLED,
+};
+
+const priorityToProto: Record<TaskPriority, ProtoPriority> = {
+  low: ProtoPriority.LOW,
+  normal: ProtoPriority.NORMAL,
+  high: ProtoPriority.HIGH,
+  critical: ProtoPriority.CRITICAL,
+};
+
+function invert<K extends string, V extends number>(table: Record<K, V>): Map<V, K> {
+  return new Map(Object.entries(table).map(([k, v]) => [v as V, k as K]));
+}
+
+const statusFromProtoMap = invert(statusToProto);
+const priorityFromProtoMap = invert(priorityToProto);
+
+/** Undefined for UNSPECIFIED or a number this server does not know. */
+export function statusFromProto(status: ProtoStatus): TaskStatus | undefined {
+  return statusFromProtoMap.get(status);
+}
+
+/** Undefined for a number this server does not know; UNSPECIFIED means normal. */
+export function priorityFromProto(priority: ProtoPriority): TaskPriority | undefined {
+  return priority === ProtoPriority.UNSPECIFIED ? "normal" : priorityFromProtoMap.get(priority);
+}
+
+export function priorityToProtoEnum(priority: TaskPriority): ProtoPriority {
+  return priorityToProto[priority];
+}
+
+const timestamp = (d: Date | null) => (d === null ? undefined : timestampFromDate(d));
+const duration = (ms: number | null) => (ms === null ? undefined : durationFromMs(ms));
+
+/** A stored task as the API shows it. */
+export function taskToProto(row: TaskRow): Task {
+  const params = row.params as TaskParamsJson;
+  return create(TaskSchema, {
+    id: row.id,
+    name: row.name,
+    prompt: row.prompt,
+    systemPrompt: row.system_prompt,
+    model: row.model,
+    params: create(TaskParamsSchema, {
+      temperature: params.temperature,
+      topP: params.top_p,
+      maxTokens: params.max_tokens,
+      seed: params.seed === undefined ? undefined : BigInt(params.seed),
+      stop: params.stop ?? [],
+    }),
+    priority: priorityToProto[row.priority],
+    status: statusToProto[row.status],
+    output: row.output,
+    error:
+      row.error_code === null
+        ? undefined
+        : create(TaskErrorSchema, {
+            code: row.error_code,
+            message: row.error_message ?? "",
+            httpStatus: row.error_http_status ?? 0,
+          }),
+    parentTaskId: row.parent_task_id ?? undefined,
+    attempts: row.attempts,
+    maxAttempts: row.max_attempts,
+    usage:
+      row.total_tokens === null && row.prompt_tokens === null
+        ? undefined
+        : create(TokenUsageSchema, {
+            promptTokens: row.prompt_tokens ?? 0,
+            completionTokens: row.completion_tokens ?? 0,
+            totalTokens:
+              row.total_tokens ?? (row.prompt_tokens ?? 0) + (row.completion_tokens ?? 0),
+          }),
+    latency: duration(row.latency_ms),
+    timeToFirstToken: duration(row.ttft_ms),
+    createdAt: timestamp(row.created_at),
+    queuedAt: timestamp(row.queued_at),
+    startedAt: timestamp(row.started_at),
+    completedAt: timestamp(row.completed_at),
+    updatedAt: timestamp(row.updated_at),
+    requestId: row.request_id ?? "",
+    provider: row.provider ?? "",
+    responseModel: row.response_model ?? "",
+    costUsd: row.cost_usd === null ? 0 : Number(row.cost_usd),
+    metadata: row.metadata as Record<string, string>,
+  });
+}

@@ -1,0 +1,89 @@
+import { Code, ConnectError, type Interceptor } from "@connectrpc/connect";
+import type { Logger } from "pino";
+import { v7 as uuidv7 } from "uuid";
+import { UnknownModelError } from "../llm/providers.js";
+import { InvalidFieldError, TaskNotFoundError, TaskStateError } from "../tasks/errors.js";
+import { kRequestId } from "./context.js";
+
+const REQUEST_ID_HEADER = "x-request-id";
+const ACCEPTABLE_REQUEST_ID = /^[\x21-\x7e]{1,128}$/;
+
+/**
+ * Takes the caller's x-request-id (or makes one), hands it to handlers via
+ * context, and echoes it on the response and on errors.
+ */
+export function requestIdInterceptor(): Interceptor {
+  return (next) => async (req) => {
+    const given = req.header.get(REQUEST_ID_HEADER);
+    const id = given !== null && ACCEPTABLE_REQUEST_ID.test(given) ? given : uuidv7();
+    req.contextValues.set(kRequestId, id);
+    try {
+      const res = await next(req);
+      res.header.set(REQUEST_ID_HEADER, id);
+      return res;
+    } catch (error) {
+      const connectError = ConnectError.from(error);
+      connectError.metadata.set(REQUEST_ID_HEADER, id);
+      throw connectError;
+    }
+  };
+}
+
+/** True for errors that mean PostgreSQL or Redis is out of reach, not that the request is bad. */
+export function isUnavailable(error: unknown): boolean {
+  if (!(error instanceof Error)) return false;
+  const code = "code" in error ? error.code : undefined;
+  if (typeof code === "string") {
+    if (["ECONNREFUSED", "ECONNRESET", "ETIMEDOUT", "EPIPE", "ENOTFOUND"].includes(code))
+      return true;
+    // SQLSTATE classes 08 (connection exception), 57P0x (server shutting down), 53 (resources).
+    if (/^08|^57P0|^53/.test(code)) return true;
+  }
+  return (
+    error.name === "MaxRetriesPerRequestError" ||
+    /Connection (is )?(closed|terminated)|enableOfflineQueue|timeout exceeded when trying to connect/i.test(
+      error.message,
+    )
+  );
+}
+
+/**
+ * Maps domain errors to Connect codes a client can act on. Anything unknown
+ * becomes Internal with the request id; its cause is logged here, because
+ * Connect itself does not log, and never sent to the client.
+ */
+export function errorInterceptor(log: Logger): Interceptor {
+  return (next) => async (req) => {
+    try {
+      return await next(req);
+    } catch (error) {
+      throw toConnectError(error, log, req.method.name, req.contextValues.get(kRequestId));
+    }
+  };
+}
+
+function toConnectError(
+  error: unknown,
+  log: Logger,
+  method: string,
+  requestId: string,
+): ConnectError {
+  if (error instanceof ConnectError) return error;
+  if (error instanceof InvalidFieldError)
+    return new ConnectError(error.message, Code.InvalidArgument);
+  if (error instanceof UnknownModelError) {
+    return new ConnectError(`model: ${error.message}`, Code.InvalidArgument);
+  }
+  if (error instanceof TaskNotFoundError) return new ConnectError(error.message, Code.NotFound);
+  if (error instanceof TaskStateError)
+    return new ConnectError(error.message, Code.FailedPrecondition);
+  if (isUnavailable(error)) {
+    log.warn({ err: error, method, requestId }, "dependency unavailable");
+    return new ConnectError(
+      "a backing service (database or queue) is unavailable; retry later",
+      Code.Unavailable,
+    );
+  }
+  log.error({ err: error, method, requestId }, "unhandled error");
+  return new ConnectError(`internal error (request id ${requestId})`, Code.Internal);
+}

@@ -1,0 +1,149 @@
+import { hostname } from "node:os";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+import { connectNodeAdapter } from "@connectrpc/connect-node";
+import { TaskService } from "@promptline/proto";
+import { type Kysely, sql } from "kysely";
+import type { Logger } from "pino";
+import { v7 as uuidv7 } from "uuid";
+import { type ApiServer, startApiServer } from "./api/http-server.js";
+import { errorInterceptor, requestIdInterceptor } from "./api/interceptors.js";
+import { TaskServiceHandler } from "./api/task-service.js";
+import type { Config } from "./config.js";
+import { createPgliteDb, createPostgresDb } from "./db/connection.js";
+import { migrateToLatest } from "./db/migrate.js";
+import type { DB } from "./db/schema.js";
+import { createProviderRegistry, type ProviderConfig } from "./llm/providers.js";
+import { startSimulator } from "./llm/simulator.js";
+import { redisAnswers, resolveRedis } from "./queue/redis.js";
+import { createTaskWorker, TaskQueue } from "./queue/task-queue.js";
+import { TaskLifecycle } from "./tasks/lifecycle.js";
+
+/** A running Promptline process (api, worker or both) and how to stop it. */
+export interface App {
+  /** Base URL of the API and web UI; undefined for a worker-only process. */
+  url: string | undefined;
+  db: Kysely<DB>;
+  /** What the process is using, for the start-up banner. */
+  using: { database: string; redis: string; models: string };
+  close(): Promise<void>;
+}
+
+const defaultWebDist = fileURLToPath(new URL("../../web/dist", import.meta.url));
+
+/**
+ * Wires a process from its config: database (migrated), Redis, providers,
+ * the lifecycle, then the API server and/or the worker, by role.
+ */
+export async function startApp(config: Config, log: Logger): Promise<App> {
+  const closers: Array<() => Promise<void>> = [];
+  const close = async () => {
+    for (const closeOne of closers.reverse()) {
+      await closeOne().catch((err: unknown) => log.warn({ err }, "error while shutting down"));
+    }
+  };
+  try {
+    const dataDir = path.dirname(path.resolve(config.pgliteDir));
+    const db =
+      config.databaseUrl === undefined
+        ? await createPgliteDb(config.pgliteDir)
+        : createPostgresDb(config.databaseUrl);
+    closers.push(() => db.destroy());
+    await migrateToLatest(db);
+
+    const redis = await resolveRedis(config.redisUrl, dataDir, log);
+    closers.push(() => redis.stop());
+
+    const providerConfigs: ProviderConfig[] = [];
+    if (config.nim !== undefined) {
+      providerConfigs.push({
+        name: "nim",
+        baseUrl: config.nim.baseUrl,
+        apiKey: config.nim.apiKey,
+        simulated: false,
+      });
+    }
+    if (config.simulator?.mode === "embedded") {
+      const simulator = await startSimulator({ host: "127.0.0.1", port: 0 });
+      closers.push(() => simulator.close());
+      providerConfigs.push({ name: "simulator", baseUrl: simulator.url, simulated: true });
+    } else if (config.simulator?.mode === "external") {
+      providerConfigs.push({
+        name: "simulator",
+        baseUrl: config.simulator.baseUrl,
+        simulated: true,
+      });
+    }
+    const providers = createProviderRegistry({ providers: providerConfigs });
+
+    const queue = new TaskQueue({ redisUrl: redis.url, prefix: config.queuePrefix });
+    closers.push(() => queue.close());
+    await queue.ready();
+
+    const tasks = new TaskLifecycle({ db, queue, providers, log });
+
+    let server: ApiServer | undefined;
+    if (config.role !== "worker") {
+      const handler = new TaskServiceHandler(tasks, providers);
+      server = await startApiServer({
+        host: config.host,
+        port: config.port,
+        webDist: config.webDist ?? defaultWebDist,
+        rpcHandler: (fallback) =>
+          connectNodeAdapter({
+            routes: (router) => router.service(TaskService, handler),
+            interceptors: [requestIdInterceptor(), errorInterceptor(log)],
+            fallback,
+          }),
+        ready: async () => ({
+          postgres: await check(() => sql`select 1`.execute(db)),
+          redis: { ok: await redisAnswers(redis.url) },
+        }),
+      });
+      const api = server;
+      closers.push(() => api.close());
+    }
+
+    if (config.role !== "api") {
+      const workerId = `${hostname()}:${process.pid}:${uuidv7().slice(-8)}`;
+      const worker = createTaskWorker({
+        redisUrl: redis.url,
+        prefix: config.queuePrefix,
+        concurrency: config.workerConcurrency,
+        run: (taskId, signal) => tasks.run(taskId, workerId, signal),
+        onError: (err) => log.error({ err }, "worker error"),
+      });
+      // Closed first on shutdown (closers run in reverse), so nothing new starts.
+      closers.push(() => worker.close());
+    }
+
+    const host = config.host.includes(":") ? `[${config.host}]` : config.host;
+    return {
+      url: server === undefined ? undefined : `http://${host}:${server.port}`,
+      db,
+      using: {
+        database:
+          config.databaseUrl === undefined
+            ? `embedded PGlite in ${config.pgliteDir}`
+            : "DATABASE_URL",
+        redis: `${redis.source} (${redis.url})`,
+        models: providerConfigs
+          .map((p) => (p.simulated ? `${p.name} (simulated)` : p.name))
+          .join(", "),
+      },
+      close,
+    };
+  } catch (error) {
+    await close();
+    throw error;
+  }
+}
+
+async function check(probe: () => Promise<unknown>): Promise<{ ok: boolean; error?: string }> {
+  try {
+    await probe();
+    return { ok: true };
+  } catch (error) {
+    return { ok: false, error: error instanceof Error ? error.message : String(error) };
+  }
+}

@@ -1,0 +1,156 @@
+import { z } from "zod";
+
+/** Which parts of Promptline a process runs. `all` is the default of `pnpm start`. */
+export type ProcessRole = "all" | "api" | "worker";
+
+const DEFAULT_NIM_BASE_URL = "https://integrate.api.nvidia.com/v1";
+
+const logLevels = ["fatal", "error", "warn", "info", "debug", "trace", "silent"] as const;
+
+const optionalString = z
+  .string()
+  .trim()
+  .transform((v) => (v === "" ? undefined : v))
+  .optional();
+
+const url = (protocols: readonly string[], example: string) =>
+  z
+    .string()
+    .trim()
+    .refine(
+      (v) => {
+        try {
+          return protocols.includes(new URL(v).protocol);
+        } catch {
+          return false;
+        }
+      },
+      { message: `must be a URL like ${example}` },
+    );
+
+const optionalUrl = (protocols: readonly string[], example: string) =>
+  z.preprocess((v) => (v === "" ? undefined : v), url(protocols, example).optional());
+
+const integer = (min: number, max: number, fallback: number) =>
+  z.preprocess(
+    (v) => (v === undefined || v === "" ? fallback : Number(v)),
+    z
+      .number({ message: `must be a whole number from ${min} to ${max}` })
+      .int({ message: `must be a whole number from ${min} to ${max}` })
+      .min(min, { message: `must be a whole number from ${min} to ${max}` })
+      .max(max, { message: `must be a whole number from ${min} to ${max}` }),
+  );
+
+const envSchema = z.object({
+  PROMPTLINE_ROLE: z
+    .enum(["all", "api", "worker"], { message: "must be one of all, api, worker" })
+    .default("all"),
+  HOST: z.string().trim().min(1).default("127.0.0.1"),
+  PORT: integer(0, 65535, 8080),
+  DATABASE_URL: optionalUrl(["postgres:", "postgresql:"], "postgres://user@host:5432/db"),
+  PGLITE_DIR: z.string().trim().min(1).default(".data/pglite"),
+  REDIS_URL: optionalUrl(["redis:", "rediss:"], "redis://127.0.0.1:6379"),
+  QUEUE_PREFIX: z
+    .string()
+    .trim()
+    .regex(/^[A-Za-z0-9_.-]{1,64}$/, { message: "must be 1-64 letters, digits, '_', '.' or '-'" })
+    .default("promptline"),
+  NVIDIA_API_KEY: optionalString,
+  LLM_BASE_URL: optionalUrl(["http:", "https:"], DEFAULT_NIM_BASE_URL),
+  SIMULATOR: z
+    .enum(["auto", "on", "off"], { message: "must be one of auto, on, off" })
+    .default("auto"),
+  SIMULATOR_URL: optionalUrl(["http:", "https:"], "http://127.0.0.1:4010/v1"),
+  WORKER_CONCURRENCY: integer(1, 1000, 16),
+  LOG_LEVEL: z
+    .enum(logLevels, { message: `must be one of ${logLevels.join(", ")}` })
+    .default("info"),
+  LOG_FORMAT: z.enum(["json", "pretty"], { message: "must be json or pretty" }).optional(),
+  WEB_DIST: optionalString,
+});
+
+/** Promptline's configuration, parsed once at start; code receives it as an argument. */
+export interface Config {
+  role: ProcessRole;
+  host: string;
+  port: number;
+  /** Unset means the embedded PGlite database in `pgliteDir`. */
+  databaseUrl: string | undefined;
+  pgliteDir: string;
+  /** Unset means localhost:6379 if it answers, else a private redis-server. */
+  redisUrl: string | undefined;
+  queuePrefix: string;
+  nim: { baseUrl: string; apiKey: string | undefined } | undefined;
+  simulator: { mode: "embedded" } | { mode: "external"; baseUrl: string } | undefined;
+  workerConcurrency: number;
+  /** format undefined: pretty on a terminal, JSON otherwise (decided by main). */
+  log: { level: (typeof logLevels)[number]; format: "json" | "pretty" | undefined };
+  /** The built web UI to serve; unset means web/dist of this checkout. */
+  webDist: string | undefined;
+}
+
+/** One bad variable: its name and what is wrong with it. */
+export interface ConfigProblem {
+  variable: string;
+  message: string;
+}
+
+/** Thrown by {@link loadConfig} with every problem at once, so a user fixes them in one go. */
+export class ConfigError extends Error {
+  constructor(readonly problems: ConfigProblem[]) {
+    super(
+      `Invalid configuration:\n${problems.map((p) => `  ${p.variable}: ${p.message}`).join("\n")}`,
+    );
+    this.name = "ConfigError";
+  }
+}
+
+/**
+ * Parses and validates the environment. Every problem is reported with the
+ * variable's name; nothing else in the codebase reads `process.env`.
+ */
+export function loadConfig(env: Record<string, string | undefined>): Config {
+  const parsed = envSchema.safeParse(env);
+  if (!parsed.success) {
+    throw new ConfigError(
+      parsed.error.issues.map((issue) => ({
+        variable: String(issue.path[0] ?? "environment"),
+        message: issue.message,
+      })),
+    );
+  }
+  const e = parsed.data;
+  const problems: ConfigProblem[] = [];
+
+  // NIM is on with a key (hosted) or with an explicit base URL (self-hosted needs no key).
+  const nimOn = e.NVIDIA_API_KEY !== undefined || e.LLM_BASE_URL !== undefined;
+  const nim = nimOn
+    ? { baseUrl: e.LLM_BASE_URL ?? DEFAULT_NIM_BASE_URL, apiKey: e.NVIDIA_API_KEY }
+    : undefined;
+
+  let simulator: Config["simulator"];
+  if (e.SIMULATOR_URL !== undefined) {
+    if (e.SIMULATOR === "off") {
+      problems.push({ variable: "SIMULATOR_URL", message: "is set but SIMULATOR=off" });
+    }
+    simulator = { mode: "external", baseUrl: e.SIMULATOR_URL };
+  } else if (e.SIMULATOR === "on" || (e.SIMULATOR === "auto" && !nimOn)) {
+    simulator = { mode: "embedded" };
+  }
+
+  if (problems.length > 0) throw new ConfigError(problems);
+  return {
+    role: e.PROMPTLINE_ROLE,
+    host: e.HOST,
+    port: e.PORT,
+    databaseUrl: e.DATABASE_URL,
+    pgliteDir: e.PGLITE_DIR,
+    redisUrl: e.REDIS_URL,
+    queuePrefix: e.QUEUE_PREFIX,
+    nim,
+    simulator,
+    workerConcurrency: e.WORKER_CONCURRENCY,
+    log: { level: e.LOG_LEVEL, format: e.LOG_FORMAT },
+    webDist: e.WEB_DIST,
+  };
+}

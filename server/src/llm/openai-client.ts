@@ -1,0 +1,616 @@
+import {
+  cap,
+  errorFromPayload,
+  errorFromResponse,
+  isErrorPayload,
+  isRecord,
+  ProviderError,
+  type ProviderErrorCode,
+} from "./errors.js";
+import { createLimiter, type Limiter } from "./limiter.js";
+import { SseParser } from "./sse.js";
+
+/**
+ * How long each phase of a call may take. A provider that hangs in one phase
+ * fails with PROVIDER_TIMEOUT naming that phase, and the task is retried,
+ * instead of holding a worker slot until the caller gives up.
+ */
+export interface ClientTimeouts {
+  /** Streaming: from sending the request to the response headers (connect, TLS, provider queueing). */
+  headersMs: number;
+  /** Streaming: from sending the request to the first generated token. */
+  firstTokenMs: number;
+  /** Streaming: the longest silence between two chunks once tokens flow. */
+  idleMs: number;
+  /** Non-streaming: the whole exchange, since the provider answers only when done. Also bounds `listModels`. */
+  responseMs: number;
+}
+
+/** Generous enough for a large model on a busy hosted endpoint; a caller's signal can always cut sooner. */
+export const DEFAULT_TIMEOUTS: Readonly<ClientTimeouts> = {
+  headersMs: 30_000,
+  firstTokenMs: 120_000,
+  idleMs: 60_000,
+  responseMs: 600_000,
+};
+
+/** One OpenAI-compatible endpoint. Configuration comes in here; the client never reads the environment. */
+export interface OpenAiClientOptions {
+  /** The provider's name, carried on every {@link ProviderError}. */
+  name: string;
+  /** Base URL up to and including `/v1`, e.g. `https://integrate.api.nvidia.com/v1`. */
+  baseUrl: string;
+  /** Sent as `Authorization: Bearer …` to this base URL only. */
+  apiKey?: string | undefined;
+  /** Extra headers for every request (e.g. an organisation header of a self-hosted gateway). */
+  headers?: Record<string, string> | undefined;
+  timeouts?: Partial<ClientTimeouts> | undefined;
+  /** Requests in flight at once from this process; unset means no limit. */
+  maxConcurrency?: number | undefined;
+  /** Requests started per minute from this process; unset means no limit. */
+  requestsPerMinute?: number | undefined;
+}
+
+/** A chat message as OpenAI-compatible servers take it. */
+export interface ChatMessage {
+  role: "system" | "user" | "assistant";
+  content: string;
+}
+
+/**
+ * A chat completion request. Only the fields set are sent: providers differ
+ * in their defaults and some reject parameters they do not know, so Promptline
+ * never injects values the user did not choose.
+ */
+export interface ChatRequest {
+  model: string;
+  messages: ChatMessage[];
+  temperature?: number | undefined;
+  top_p?: number | undefined;
+  max_tokens?: number | undefined;
+  seed?: number | undefined;
+  stop?: string | string[] | undefined;
+}
+
+/** How to run one chat call. */
+export interface ChatOptions {
+  /** Aborting it aborts the HTTP request at once; ends in CANCELLED (or PROVIDER_TIMEOUT for a `TimeoutError` reason). */
+  signal?: AbortSignal | undefined;
+  /** Sent as `x-request-id` so the provider's logs can be matched to ours. */
+  requestId?: string | undefined;
+  /** Stream with SSE (tokens as they come, TTFT measured) or wait for the whole answer. */
+  stream: boolean;
+  /** Called with each piece of generated text as it arrives (once with the whole text when not streaming). */
+  onDelta?: ((text: string) => void) | undefined;
+}
+
+/** Token counts as the provider reported them. */
+export interface TokenUsage {
+  promptTokens: number;
+  completionTokens: number;
+  totalTokens: number;
+}
+
+/** The outcome of a successful chat call, with what an attempt row records. */
+export interface ChatResult {
+  content: string;
+  /** The model the provider says answered (may differ from the requested alias). */
+  responseModel: string;
+  usage: TokenUsage | undefined;
+  /** `stop`, `length`, … as the provider reported it. */
+  finishReason: string | undefined;
+  /** From sending the request to the end of the answer; time spent waiting for a limiter slot is excluded. */
+  latencyMs: number;
+  /** From sending the request to the first generated token; streaming only. */
+  ttftMs: number | undefined;
+}
+
+/** A model as a provider's `/v1/models` describes it. */
+export interface ProviderModel {
+  id: string;
+  ownedBy: string | undefined;
+  /** Context window in tokens, when the server reports one (`max_model_len` on vLLM/NIM, `context_length` elsewhere). */
+  contextLength: number | undefined;
+}
+
+/** A client for one OpenAI-compatible provider. Every failure is a {@link ProviderError}. */
+export interface OpenAiClient {
+  readonly name: string;
+  readonly baseUrl: string;
+  chat(request: ChatRequest, options: ChatOptions): Promise<ChatResult>;
+  listModels(options?: ListModelsOptions): Promise<ProviderModel[]>;
+}
+
+/** How to run one `/v1/models` call. */
+export interface ListModelsOptions {
+  signal?: AbortSignal | undefined;
+  /** Overrides the client's `responseMs`: a model picker should not wait minutes for a dead provider. */
+  timeoutMs?: number | undefined;
+}
+
+/** Builds the client for one provider; its limits are shared by every call made through it. */
+export function createOpenAiClient(options: OpenAiClientOptions): OpenAiClient {
+  return new HttpOpenAiClient(options);
+}
+
+const MAX_ERROR_BODY_BYTES = 64 * 1024;
+
+class HttpOpenAiClient implements OpenAiClient {
+  readonly name: string;
+  readonly baseUrl: string;
+  readonly #timeouts: ClientTimeouts;
+  readonly #headers: Record<string, string>;
+  readonly #limiter: Limiter | undefined;
+
+  constructor(options: OpenAiClientOptions) {
+    this.name = options.name;
+    this.baseUrl = options.baseUrl.replace(/\/+$/, "");
+    this.#timeouts = { ...DEFAULT_TIMEOUTS, ...options.timeouts };
+    this.#headers = { "user-agent": "promptline", ...options.headers };
+    if (options.apiKey !== undefined && options.apiKey !== "") {
+      this.#headers.authorization = `Bearer ${options.apiKey}`;
+    }
+    this.#limiter =
+      options.maxConcurrency !== undefined || options.requestsPerMinute !== undefined
+        ? createLimiter(options)
+        : undefined;
+  }
+
+  async chat(request: ChatRequest, options: ChatOptions): Promise<ChatResult> {
+    const release = await this.#acquire(options.signal);
+    try {
+      return await this.#chat(request, options);
+    } finally {
+      release();
+    }
+  }
+
+  async listModels(options: ListModelsOptions = {}): Promise<ProviderModel[]> {
+    const call = new Call(this.name, this.baseUrl, options.signal);
+    try {
+      const ms = options.timeoutMs ?? this.#timeouts.responseMs;
+      call.arm("response", ms, `no model list within ${ms} ms (response timeout)`);
+      const response = await call.fetch(`${this.baseUrl}/models`, {
+        method: "GET",
+        headers: { ...this.#headers, accept: "application/json" },
+      });
+      if (!response.ok) throw await this.#failure(response, call);
+      const json = parseJson(await call.text(response), this.name);
+      const data = isRecord(json) ? json.data : undefined;
+      if (!Array.isArray(data)) throw badResponse(this.name, "the model list has no data array");
+      return data.flatMap((entry): ProviderModel[] =>
+        isRecord(entry) && typeof entry.id === "string"
+          ? [
+              {
+                id: entry.id,
+                ownedBy: typeof entry.owned_by === "string" ? entry.owned_by : undefined,
+                contextLength: contextLengthOf(entry),
+              },
+            ]
+          : [],
+      );
+    } finally {
+      call.close();
+    }
+  }
+
+  async #acquire(signal: AbortSignal | undefined): Promise<() => void> {
+    if (this.#limiter === undefined) return () => {};
+    try {
+      return await this.#limiter.acquire(signal);
+    } catch (error) {
+      throw callerAbortError(this.name, signal?.reason ?? error);
+    }
+  }
+
+  async #chat(request: ChatRequest, options: ChatOptions): Promise<ChatResult> {
+    const call = new Call(this.name, this.baseUrl, options.signal);
+    const t = this.#timeouts;
+    try {
+      if (options.stream) {
+        call.arm(
+          "headers",
+          t.headersMs,
+          `no response headers within ${t.headersMs} ms (headers timeout)`,
+        );
+        call.arm(
+          "first-token",
+          t.firstTokenMs,
+          `no first token within ${t.firstTokenMs} ms (first-token timeout)`,
+        );
+      } else {
+        call.arm(
+          "response",
+          t.responseMs,
+          `no complete response within ${t.responseMs} ms (response timeout)`,
+        );
+      }
+      const headers: Record<string, string> = {
+        ...this.#headers,
+        "content-type": "application/json",
+        accept: options.stream ? "text/event-stream" : "application/json",
+      };
+      if (options.requestId !== undefined) headers["x-request-id"] = options.requestId;
+      const response = await call.fetch(`${this.baseUrl}/chat/completions`, {
+        method: "POST",
+        headers,
+        body: JSON.stringify(chatBody(request, options.stream)),
+      });
+      call.disarm("headers");
+      if (!response.ok) throw await this.#failure(response, call);
+      const type = response.headers.get("content-type") ?? "";
+      return options.stream && !type.includes("json")
+        ? await this.#readStream(response, call, request, options)
+        : await this.#readJson(response, call, request, options);
+    } finally {
+      call.close();
+    }
+  }
+
+  async #readJson(
+    response: Response,
+    call: Call,
+    request: ChatRequest,
+    options: ChatOptions,
+  ): Promise<ChatResult> {
+    const json = parseJson(await call.text(response), this.name);
+    const latencyMs = call.elapsed();
+    if (isErrorPayload(json)) throw errorFromPayload(this.name, json);
+    const choice = isRecord(json) && Array.isArray(json.choices) ? json.choices[0] : undefined;
+    const message = isRecord(choice) ? choice.message : undefined;
+    if (!isRecord(json) || !isRecord(choice) || !isRecord(message)) {
+      throw badResponse(this.name, "the response has no choices[0].message");
+    }
+    const content = typeof message.content === "string" ? message.content : "";
+    if (content !== "") options.onDelta?.(content);
+    return {
+      content,
+      responseModel: typeof json.model === "string" ? json.model : request.model,
+      usage: usageOf(json.usage),
+      finishReason: typeof choice.finish_reason === "string" ? choice.finish_reason : undefined,
+      latencyMs,
+      ttftMs: undefined,
+    };
+  }
+
+  async #readStream(
+    response: Response,
+    call: Call,
+    request: ChatRequest,
+    options: ChatOptions,
+  ): Promise<ChatResult> {
+    const body = response.body;
+    if (body === null) throw badResponse(this.name, "the stream has no body");
+    const reader = body.getReader();
+    const decoder = new TextDecoder();
+    const parser = new SseParser();
+    const state = new StreamState(request.model);
+    const onEvent = (data: string): boolean => {
+      if (data === "[DONE]") return true;
+      const chunk = parseJson(data, this.name);
+      if (isErrorPayload(chunk)) throw errorFromPayload(this.name, chunk);
+      const progress = state.apply(chunk, options.onDelta);
+      if (progress && state.ttftMs === undefined) {
+        state.ttftMs = call.elapsed();
+        const idleMs = this.#timeouts.idleMs;
+        call.disarm("first-token");
+        call.arm("idle", idleMs, `no data for ${idleMs} ms mid-stream (idle timeout)`);
+      }
+      return false;
+    };
+    let done = false;
+    let chunks = 0;
+    while (!done) {
+      const read = await reader.read().catch((error: unknown) => {
+        throw call.fail(
+          error,
+          "body",
+          `the stream was cut after ${chunks} ${chunks === 1 ? "chunk" : "chunks"}`,
+        );
+      });
+      if (read.done) break;
+      chunks++;
+      call.refresh("idle");
+      for (const event of parser.push(decoder.decode(read.value, { stream: true }))) {
+        if (onEvent(event.data)) {
+          done = true;
+          break;
+        }
+      }
+    }
+    if (done) {
+      await reader.cancel().catch(() => {});
+    } else {
+      for (const event of parser.push(decoder.decode())) done ||= onEvent(event.data);
+      for (const event of parser.end()) done ||= onEvent(event.data);
+      if (!done && state.finishReason === undefined) {
+        throw new ProviderError({
+          code: "PROVIDER_STREAM_INTERRUPTED",
+          message: "the stream ended without a finish reason or [DONE]",
+          provider: this.name,
+        });
+      }
+    }
+    return {
+      content: state.content,
+      responseModel: state.responseModel,
+      usage: state.usage,
+      finishReason: state.finishReason,
+      latencyMs: call.elapsed(),
+      ttftMs: state.ttftMs,
+    };
+  }
+
+  async #failure(response: Response, call: Call): Promise<ProviderError> {
+    if (response.status >= 300 && response.status < 400) {
+      const location = response.headers.get("location") ?? "another URL";
+      return new ProviderError({
+        code: "PROVIDER_REDIRECTED",
+        message: `the provider redirected to ${cap(location, 200)}; configure that base URL instead`,
+        provider: this.name,
+        httpStatus: response.status,
+      });
+    }
+    const body = await call.textCapped(response, MAX_ERROR_BODY_BYTES);
+    return errorFromResponse({
+      provider: this.name,
+      status: response.status,
+      statusText: response.statusText,
+      headers: response.headers,
+      body,
+    });
+  }
+}
+
+/** What a stream has said so far. Usage is replaced, never summed: servers that report it per chunk report totals. */
+class StreamState {
+  content = "";
+  responseModel: string;
+  usage: TokenUsage | undefined;
+  finishReason: string | undefined;
+  ttftMs: number | undefined;
+
+  constructor(requestedModel: string) {
+    this.responseModel = requestedModel;
+  }
+
+  /** Applies one chunk; true when it carried generated tokens (content or reasoning). */
+  apply(chunk: unknown, onDelta: ((text: string) => void) | undefined): boolean {
+    if (!isRecord(chunk)) return false;
+    if (typeof chunk.model === "string" && chunk.model !== "") this.responseModel = chunk.model;
+    const usage = usageOf(chunk.usage);
+    if (usage !== undefined) this.usage = usage;
+    if (!Array.isArray(chunk.choices)) return false;
+    let progress = false;
+    for (const choice of chunk.choices) {
+      if (!isRecord(choice) || (choice.index !== undefined && choice.index !== 0)) continue;
+      if (typeof choice.finish_reason === "string") this.finishReason = choice.finish_reason;
+      const delta = choice.delta;
+      if (!isRecord(delta)) continue;
+      if (typeof delta.content === "string" && delta.content !== "") {
+        this.content += delta.content;
+        progress = true;
+        onDelta?.(delta.content);
+      }
+      if (hasText(delta.reasoning_content) || hasText(delta.reasoning) || delta.tool_calls) {
+        progress = true;
+      }
+    }
+    return progress;
+  }
+}
+
+/**
+ * One HTTP exchange: its abort controller, its phase timers, and the link to
+ * the caller's signal. Whatever aborts the exchange stores the ProviderError
+ * to throw as the abort reason, so the code awaiting fetch or a read learns
+ * why it was aborted without racing the timers.
+ */
+class Call {
+  readonly #controller = new AbortController();
+  readonly #started = performance.now();
+  readonly #timers = new Map<string, NodeJS.Timeout>();
+  readonly #caller: AbortSignal | undefined;
+  readonly #onCallerAbort: () => void;
+
+  constructor(
+    readonly provider: string,
+    readonly baseUrl: string,
+    caller: AbortSignal | undefined,
+  ) {
+    this.#caller = caller;
+    this.#onCallerAbort = () => this.#abort(callerAbortError(provider, caller?.reason));
+    if (caller?.aborted) this.#onCallerAbort();
+    else caller?.addEventListener("abort", this.#onCallerAbort, { once: true });
+  }
+
+  elapsed(): number {
+    return performance.now() - this.#started;
+  }
+
+  /** Starts the timer `name`, which aborts the call with PROVIDER_TIMEOUT and `message`. */
+  arm(name: string, ms: number, message: string): void {
+    this.disarm(name);
+    const timer = setTimeout(() => {
+      this.#abort(
+        new ProviderError({ code: "PROVIDER_TIMEOUT", message, provider: this.provider }),
+      );
+    }, ms);
+    this.#timers.set(name, timer);
+  }
+
+  disarm(name: string): void {
+    const timer = this.#timers.get(name);
+    if (timer !== undefined) clearTimeout(timer);
+    this.#timers.delete(name);
+  }
+
+  refresh(name: string): void {
+    this.#timers.get(name)?.refresh();
+  }
+
+  async fetch(url: string, init: RequestInit): Promise<Response> {
+    this.#throwIfAborted();
+    try {
+      return await fetch(url, { ...init, redirect: "manual", signal: this.#controller.signal });
+    } catch (error) {
+      throw this.fail(error, "connect", `the request to ${this.baseUrl} failed`);
+    }
+  }
+
+  async text(response: Response): Promise<string> {
+    try {
+      return await response.text();
+    } catch (error) {
+      throw this.fail(error, "body", "the response was cut");
+    }
+  }
+
+  /** Reads at most `limit` bytes (error bodies can be whole HTML pages); a failed read keeps what arrived. */
+  async textCapped(response: Response, limit: number): Promise<string> {
+    const reader = response.body?.getReader();
+    if (reader === undefined) return "";
+    const decoder = new TextDecoder();
+    let text = "";
+    let bytes = 0;
+    try {
+      while (bytes < limit) {
+        const read = await reader.read();
+        if (read.done) return text + decoder.decode();
+        bytes += read.value.byteLength;
+        text += decoder.decode(read.value, { stream: true });
+      }
+      await reader.cancel();
+    } catch {
+      this.#throwIfAborted();
+    }
+    return text;
+  }
+
+  /** The error to throw for `error`, caught while connecting or reading the body. */
+  fail(error: unknown, phase: "connect" | "body", context: string): ProviderError {
+    const reason: unknown = this.#controller.signal.reason;
+    if (this.#controller.signal.aborted && reason instanceof ProviderError) return reason;
+    if (error instanceof ProviderError) return error;
+    const { message, code } = describe(error);
+    let errorCode: ProviderErrorCode =
+      phase === "connect" ? "PROVIDER_CONNECTION" : "PROVIDER_STREAM_INTERRUPTED";
+    if (code !== undefined && TIMEOUT_CAUSES.has(code)) errorCode = "PROVIDER_TIMEOUT";
+    return new ProviderError({
+      code: errorCode,
+      message: `${context}: ${message}`,
+      provider: this.provider,
+      cause: error,
+    });
+  }
+
+  /** Stops the timers, unhooks the caller's signal and releases the connection if still open. */
+  close(): void {
+    for (const timer of this.#timers.values()) clearTimeout(timer);
+    this.#timers.clear();
+    this.#caller?.removeEventListener("abort", this.#onCallerAbort);
+    if (!this.#controller.signal.aborted) this.#controller.abort();
+  }
+
+  #abort(error: ProviderError): void {
+    if (!this.#controller.signal.aborted) this.#controller.abort(error);
+  }
+
+  #throwIfAborted(): void {
+    const reason: unknown = this.#controller.signal.reason;
+    if (this.#controller.signal.aborted && reason instanceof ProviderError) throw reason;
+  }
+}
+
+const TIMEOUT_CAUSES = new Set([
+  "UND_ERR_CONNECT_TIMEOUT",
+  "UND_ERR_HEADERS_TIMEOUT",
+  "UND_ERR_BODY_TIMEOUT",
+  "ETIMEDOUT",
+]);
+
+/** Maps the caller's abort: a `TimeoutError` reason (e.g. `AbortSignal.timeout`) is the overall deadline, anything else a cancel. */
+function callerAbortError(provider: string, reason: unknown): ProviderError {
+  if (reason instanceof Error && reason.name === "TimeoutError") {
+    return new ProviderError({
+      code: "PROVIDER_TIMEOUT",
+      message: "the overall deadline passed (overall timeout)",
+      provider,
+      cause: reason,
+    });
+  }
+  return new ProviderError({
+    code: "CANCELLED",
+    message: "the request was cancelled by the caller",
+    provider,
+    cause: reason,
+  });
+}
+
+function badResponse(provider: string, message: string): ProviderError {
+  return new ProviderError({ code: "PROVIDER_BAD_RESPONSE", message, provider });
+}
+
+function parseJson(text: string, provider: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch {
+    const snippet = text.trim() === "" ? "an empty body" : JSON.stringify(cap(text.trim(), 120));
+    throw badResponse(provider, `the provider sent invalid JSON: ${snippet}`);
+  }
+}
+
+/** The request body: the caller's fields only, plus what streaming needs. */
+function chatBody(request: ChatRequest, stream: boolean): Record<string, unknown> {
+  const body: Record<string, unknown> = {
+    model: request.model,
+    messages: request.messages.map(({ role, content }) => ({ role, content })),
+  };
+  for (const key of ["temperature", "top_p", "max_tokens", "seed", "stop"] as const) {
+    const value = request[key];
+    if (value !== undefined) body[key] = value;
+  }
+  if (stream) {
+    body.stream = true;
+    body.stream_options = { include_usage: true };
+  }
+  return body;
+}
+
+function usageOf(value: unknown): TokenUsage | undefined {
+  if (!isRecord(value)) return undefined;
+  const prompt = value.prompt_tokens;
+  const completion = value.completion_tokens;
+  if (typeof prompt !== "number" || typeof completion !== "number") return undefined;
+  const total = typeof value.total_tokens === "number" ? value.total_tokens : prompt + completion;
+  return { promptTokens: prompt, completionTokens: completion, totalTokens: total };
+}
+
+function contextLengthOf(entry: Record<string, unknown>): number | undefined {
+  for (const key of ["max_model_len", "context_length", "context_window", "max_context_length"]) {
+    const value = entry[key];
+    if (typeof value === "number" && Number.isInteger(value) && value > 0) return value;
+  }
+  return undefined;
+}
+
+function hasText(value: unknown): boolean {
+  return typeof value === "string" && value !== "";
+}
+
+/** The most specific message and code in an error's cause chain (fetch wraps the socket error). */
+function describe(error: unknown): { message: string; code: string | undefined } {
+  let message = "unknown error";
+  let code: string | undefined;
+  let current: unknown = error;
+  for (let depth = 0; depth < 5 && current instanceof Error; depth++) {
+    if ("code" in current && typeof current.code === "string") code = current.code;
+    if (current.message !== "") message = current.message;
+    else if (current instanceof AggregateError && current.errors[0] instanceof Error) {
+      message = current.errors[0].message;
+    }
+    current = current.cause;
+  }
+  if (code !== undefined && !message.includes(code)) message = `${message} (${code})`;
+  return { message: cap(message, 300), code };
+}

@@ -1,0 +1,80 @@
+import { randomUUID } from "node:crypto";
+import { Redis } from "ioredis";
+import { pino } from "pino";
+import { type App, startApp } from "../src/app.js";
+import { loadConfig } from "../src/config.js";
+import { createTestDatabase } from "./db-fixture.js";
+
+export const TEST_REDIS_URL = process.env.TEST_REDIS_URL ?? "redis://127.0.0.1:6379";
+
+export interface TestApp extends App {
+  url: string;
+  queuePrefix: string;
+}
+
+/**
+ * A whole Promptline (API + worker + embedded simulator) on a free port, with
+ * its own database and queue prefix; `close()` leaves nothing behind.
+ */
+export async function startTestApp(env: Record<string, string> = {}): Promise<TestApp> {
+  const database = await createTestDatabase();
+  const queuePrefix = `pt-${randomUUID().slice(0, 12)}`;
+  const config = loadConfig({
+    PORT: "0",
+    DATABASE_URL: database.url,
+    REDIS_URL: TEST_REDIS_URL,
+    QUEUE_PREFIX: queuePrefix,
+    SIMULATOR: "on",
+    LOG_LEVEL: "silent",
+    ...env,
+  });
+  let app: App;
+  try {
+    app = await startApp(config, pino({ level: process.env.TEST_LOG_LEVEL ?? "silent" }));
+  } catch (error) {
+    await database.drop();
+    throw error;
+  }
+  const url = app.url;
+  if (url === undefined) throw new Error("test app has no API");
+  return {
+    ...app,
+    url,
+    queuePrefix,
+    async close() {
+      await app.close();
+      await deleteRedisKeys(queuePrefix);
+      await database.drop();
+    },
+  };
+}
+
+/** Removes every key under a queue prefix. */
+export async function deleteRedisKeys(prefix: string): Promise<void> {
+  const redis = new Redis(TEST_REDIS_URL);
+  try {
+    let cursor = "0";
+    do {
+      const [next, keys] = await redis.scan(cursor, "MATCH", `${prefix}:*`, "COUNT", 1000);
+      cursor = next;
+      if (keys.length > 0) await redis.del(...keys);
+    } while (cursor !== "0");
+  } finally {
+    redis.disconnect();
+  }
+}
+
+/** Polls `probe` until it returns a value (not undefined), or fails after `timeoutMs`. */
+export async function waitFor<T>(
+  probe: () => Promise<T | undefined>,
+  { timeoutMs = 10_000, intervalMs = 25, what = "condition" } = {},
+): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await probe();
+    if (value !== undefined) return value;
+    if (Date.now() > deadline)
+      throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, intervalMs));
+  }
+}
