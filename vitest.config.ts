@@ -14,6 +14,6 @@ export default defineConfig({
     pool: "forks",
     testTimeout: 30_000,
     hookTimeout: 60_000,
-    reporters: ["default"],
+    reporters: ["default", "./scripts/summary-reporter.ts"],
   },
 });

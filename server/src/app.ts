@@ -47,11 +47,14 @@ export async function startApp(config: Config, log: Logger): Promise<App> {
     const db =
       config.databaseUrl === undefined
         ? await createPgliteDb(config.pgliteDir)
-        : createPostgresDb(config.databaseUrl);
+        : createPostgresDb(config.databaseUrl, {
+            applicationName: `promptline-${config.role}`,
+            onIdleConnectionError: (err) => log.warn({ err }, "idle database connection lost"),
+          });
     closers.push(() => db.destroy());
     await migrateToLatest(db);
 
-    const redis = await resolveRedis(config.redisUrl, dataDir, log);
+    const redis = await resolveRedis({ configured: config.redisUrl, dataDir, log });
     closers.push(() => redis.stop());
 
     const providerConfigs: ProviderConfig[] = [];

@@ -69,6 +69,9 @@ const envSchema = z.object({
   WEB_DIST: optionalString,
 });
 
+/** Every environment variable Promptline reads. */
+export const CONFIG_VARIABLES: readonly string[] = Object.keys(envSchema.shape);
+
 /** Promptline's configuration, parsed once at start; code receives it as an argument. */
 export interface Config {
   role: ProcessRole;

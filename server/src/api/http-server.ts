@@ -28,6 +28,9 @@ export interface ApiServer {
   close(graceMs?: number): Promise<void>;
 }
 
+export const HEALTH_PATH = "/healthz";
+export const READY_PATH = "/readyz";
+
 // The client connection preface of HTTP/2 starts with "PRI"; no HTTP/1 method does.
 const H2_PREFACE_START = "PRI";
 
@@ -141,11 +144,11 @@ export function grpcPercentEncode(connectEncoded: string): string {
 function httpRoutes(options: ApiServerOptions): NodeHandlerFn {
   return (req, res) => {
     const url = new URL(req.url ?? "/", "http://localhost");
-    if (url.pathname === "/healthz") {
+    if (url.pathname === HEALTH_PATH) {
       send(res, 200, "application/json", JSON.stringify({ status: "ok" }));
       return;
     }
-    if (url.pathname === "/readyz") {
+    if (url.pathname === READY_PATH) {
       options.ready().then(
         (checks) => {
           const ok = Object.values(checks).every((c) => c.ok);

@@ -46,18 +46,23 @@ export async function redisAnswers(url: string, timeoutMs = 500): Promise<boolea
  * localhost:6379 if it answers; else a private redis-server from PATH,
  * persisting under `dataDir`; else an error that says how to get one.
  */
-export async function resolveRedis(
-  configured: string | undefined,
-  dataDir: string,
-  log: Logger,
-): Promise<ResolvedRedis> {
-  if (configured !== undefined) {
-    return { url: configured, source: "REDIS_URL", stop: async () => {} };
+export async function resolveRedis(options: {
+  configured: string | undefined;
+  dataDir: string;
+  log: Logger;
+  /** Where to look for an already running Redis; tests point it elsewhere. */
+  localUrl?: string;
+  /** The redis-server binary; tests point it elsewhere. */
+  redisServer?: string;
+}): Promise<ResolvedRedis> {
+  if (options.configured !== undefined) {
+    return { url: options.configured, source: "REDIS_URL", stop: async () => {} };
   }
-  if (await redisAnswers(LOCAL_REDIS)) {
-    return { url: LOCAL_REDIS, source: "localhost", stop: async () => {} };
+  const localUrl = options.localUrl ?? LOCAL_REDIS;
+  if (await redisAnswers(localUrl)) {
+    return { url: localUrl, source: "localhost", stop: async () => {} };
   }
-  return startPrivateRedis(dataDir, log);
+  return startPrivateRedis(options.redisServer ?? "redis-server", options.dataDir, options.log);
 }
 
 async function freePort(): Promise<number> {
@@ -72,12 +77,16 @@ async function freePort(): Promise<number> {
   });
 }
 
-async function startPrivateRedis(dataDir: string, log: Logger): Promise<ResolvedRedis> {
+async function startPrivateRedis(
+  binary: string,
+  dataDir: string,
+  log: Logger,
+): Promise<ResolvedRedis> {
   const dir = path.resolve(dataDir, "redis");
   await mkdir(dir, { recursive: true });
   const port = await freePort();
   const child = spawn(
-    "redis-server",
+    binary,
     [
       "--port",
       String(port),
