@@ -56,6 +56,7 @@ const statements: RawBuilder<unknown>[] = [
       request_hash text,
       run_at timestamptz,
       timeout_ms integer,
+      queue_ttl_ms integer,
       cancel_requested_at timestamptz,
       seq integer not null default 0,
       search tsvector generated always as (
@@ -75,14 +76,17 @@ const statements: RawBuilder<unknown>[] = [
       constraint tasks_parent_not_self_check check (parent_task_id <> id)
     )
   `,
+  // The list is newest first by id (UUIDv7, time-ordered): the primary key
+  // serves the unfiltered list; these serve the common filters.
   sql`
-    create index tasks_created_at_idx on tasks (created_at desc, id desc)
+    create index tasks_status_id_idx on tasks (status, id desc)
   `,
   sql`
-    create index tasks_status_created_at_idx on tasks (status, created_at desc, id desc)
+    create index tasks_model_id_idx on tasks (model, id desc)
   `,
+  // The recovery sweep looks at the few tasks waiting or running.
   sql`
-    create index tasks_model_created_at_idx on tasks (model, created_at desc)
+    create index tasks_active_idx on tasks (status, updated_at) where status in ('queued', 'running')
   `,
   sql`
     create index tasks_parent_task_id_idx on tasks (parent_task_id)

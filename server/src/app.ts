@@ -18,6 +18,7 @@ import { startSimulator } from "./llm/simulator.js";
 import { redisAnswers, resolveRedis } from "./queue/redis.js";
 import { createTaskWorker, TaskQueue } from "./queue/task-queue.js";
 import { TaskLifecycle } from "./tasks/lifecycle.js";
+import { TaskRunner } from "./tasks/runner.js";
 
 /** A running Promptline process (api, worker or both) and how to stop it. */
 export interface App {
@@ -109,11 +110,12 @@ export async function startApp(config: Config, log: Logger): Promise<App> {
 
     if (config.role !== "api") {
       const workerId = `${hostname()}:${process.pid}:${uuidv7().slice(-8)}`;
+      const runner = new TaskRunner({ db, providers, log });
       const worker = createTaskWorker({
         redisUrl: redis.url,
         prefix: config.queuePrefix,
         concurrency: config.workerConcurrency,
-        run: (taskId, signal) => tasks.run(taskId, workerId, signal),
+        run: (taskId, signal) => runner.run(taskId, workerId, signal),
         onError: (err) => log.error({ err }, "worker error"),
       });
       // Closed first on shutdown (closers run in reverse), so nothing new starts.

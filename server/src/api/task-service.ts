@@ -18,7 +18,7 @@ import { taskToProto } from "./convert.js";
 import { encodePageToken, parseCreateTask, parseListTasks, parseTaskId } from "./validation.js";
 
 /** TaskService over Connect, gRPC and gRPC-web: translate, delegate, translate back. */
-export class TaskServiceHandler implements ServiceImpl<typeof TaskService> {
+export class TaskServiceHandler implements Partial<ServiceImpl<typeof TaskService>> {
   constructor(
     private readonly tasks: TaskLifecycle,
     private readonly providers: ProviderRegistry,

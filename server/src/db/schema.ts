@@ -82,6 +82,8 @@ export interface TasksTable {
   request_hash: string | null;
   run_at: NullableTimestamp;
   timeout_ms: number | null;
+  /** A queued task waiting longer than this fails with EXPIRED. */
+  queue_ttl_ms: number | null;
   cancel_requested_at: NullableTimestamp;
   /** The last `task_events.seq` of this task; triggers own it. */
   seq: GeneratedAlways<number>;

@@ -12,7 +12,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file promptline/v1/task.proto.
  */
 export const file_promptline_v1_task: GenFile = /*@__PURE__*/
-  fileDesc("Chhwcm9tcHRsaW5lL3YxL3Rhc2sucHJvdG8SDXByb21wdGxpbmUudjEipgEKClRhc2tQYXJhbXMSGAoLdGVtcGVyYXR1cmUYASABKAFIAIgBARISCgV0b3BfcBgCIAEoAUgBiAEBEhcKCm1heF90b2tlbnMYAyABKAVIAogBARIRCgRzZWVkGAQgASgDSAOIAQESDAoEc3RvcBgFIAMoCUIOCgxfdGVtcGVyYXR1cmVCCAoGX3RvcF9wQg0KC19tYXhfdG9rZW5zQgcKBV9zZWVkIj8KCVRhc2tFcnJvchIMCgRjb2RlGAEgASgJEg8KB21lc3NhZ2UYAiABKAkSEwoLaHR0cF9zdGF0dXMYAyABKAUiVAoKVG9rZW5Vc2FnZRIVCg1wcm9tcHRfdG9rZW5zGAEgASgFEhkKEWNvbXBsZXRpb25fdG9rZW5zGAIgASgFEhQKDHRvdGFsX3Rva2VucxgDIAEoBSKhBwoEVGFzaxIKCgJpZBgBIAEoCRIMCgRuYW1lGAIgASgJEg4KBnByb21wdBgDIAEoCRIVCg1zeXN0ZW1fcHJvbXB0GAQgASgJEg0KBW1vZGVsGAUgASgJEikKBnBhcmFtcxgGIAEoCzIZLnByb21wdGxpbmUudjEuVGFza1BhcmFtcxItCghwcmlvcml0eRgHIAEoDjIbLnByb21wdGxpbmUudjEuVGFza1ByaW9yaXR5EikKBnN0YXR1cxgIIAEoDjIZLnByb21wdGxpbmUudjEuVGFza1N0YXR1cxIOCgZvdXRwdXQYCSABKAkSJwoFZXJyb3IYCiABKAsyGC5wcm9tcHRsaW5lLnYxLlRhc2tFcnJvchIbCg5wYXJlbnRfdGFza19pZBgLIAEoCUgAiAEBEhAKCGF0dGVtcHRzGAwgASgFEhQKDG1heF9hdHRlbXB0cxgNIAEoBRIoCgV1c2FnZRgOIAEoCzIZLnByb21wdGxpbmUudjEuVG9rZW5Vc2FnZRIqCgdsYXRlbmN5GA8gASgLMhkuZ29vZ2xlLnByb3RvYnVmLkR1cmF0aW9uEjYKE3RpbWVfdG9fZmlyc3RfdG9rZW4YECABKAsyGS5nb29nbGUucHJvdG9idWYuRHVyYXRpb24SLgoKY3JlYXRlZF9hdBgRIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASLQoJcXVldWVkX2F0GBIgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIuCgpzdGFydGVkX2F0GBMgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIwCgxjb21wbGV0ZWRfYXQYFCABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEi4KCnVwZGF0ZWRfYXQYFSABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEhIKCnJlcXVlc3RfaWQYFiABKAkSEAoIcHJvdmlkZXIYFyABKAkSFgoOcmVzcG9uc2VfbW9kZWwYGCABKAkSEAoIY29zdF91c2QYGSABKAESMwoIbWV0YWRhdGEYGiADKAsyIS5wcm9tcHRsaW5lLnYxLlRhc2suTWV0YWRhdGFFbnRyeRovCg1NZXRhZGF0YUVudHJ5EgsKA2tleRgBIAEoCRINCgV2YWx1ZRgCIAEoCToCOAFCEQoPX3BhcmVudF90YXNrX2lkItQCChFDcmVhdGVUYXNrUmVxdWVzdBIMCgRuYW1lGAEgASgJEg4KBnByb21wdBgCIAEoCRIVCg1zeXN0ZW1fcHJvbXB0GAMgASgJEg0KBW1vZGVsGAQgASgJEikKBnBhcmFtcxgFIAEoCzIZLnByb21wdGxpbmUudjEuVGFza1BhcmFtcxItCghwcmlvcml0eRgGIAEoDjIbLnByb21wdGxpbmUudjEuVGFza1ByaW9yaXR5EhsKDnBhcmVudF90YXNrX2lkGAcgASgJSACIAQESQAoIbWV0YWRhdGEYCCADKAsyLi5wcm9tcHRsaW5lLnYxLkNyZWF0ZVRhc2tSZXF1ZXN0Lk1ldGFkYXRhRW50cnkaLwoNTWV0YWRhdGFFbnRyeRILCgNrZXkYASABKAkSDQoFdmFsdWUYAiABKAk6AjgBQhEKD19wYXJlbnRfdGFza19pZCI3ChJDcmVhdGVUYXNrUmVzcG9uc2USIQoEdGFzaxgBIAEoCzITLnByb21wdGxpbmUudjEuVGFzayIcCg5HZXRUYXNrUmVxdWVzdBIKCgJpZBgBIAEoCSI0Cg9HZXRUYXNrUmVzcG9uc2USIQoEdGFzaxgBIAEoCzITLnByb21wdGxpbmUudjEuVGFzayLjAQoQTGlzdFRhc2tzUmVxdWVzdBIRCglwYWdlX3NpemUYASABKAUSEgoKcGFnZV90b2tlbhgCIAEoCRIrCghzdGF0dXNlcxgDIAMoDjIZLnByb21wdGxpbmUudjEuVGFza1N0YXR1cxINCgVtb2RlbBgEIAEoCRINCgVxdWVyeRgFIAEoCRItCghwcmlvcml0eRgGIAEoDjIbLnByb21wdGxpbmUudjEuVGFza1ByaW9yaXR5EhsKDnBhcmVudF90YXNrX2lkGAcgASgJSACIAQFCEQoPX3BhcmVudF90YXNrX2lkIlAKEUxpc3RUYXNrc1Jlc3BvbnNlEiIKBXRhc2tzGAEgAygLMhMucHJvbXB0bGluZS52MS5UYXNrEhcKD25leHRfcGFnZV90b2tlbhgCIAEoCSITChFMaXN0TW9kZWxzUmVxdWVzdCJiCgVNb2RlbBIKCgJpZBgBIAEoCRIQCghwcm92aWRlchgCIAEoCRIQCghvd25lZF9ieRgDIAEoCRIWCg5jb250ZXh0X2xlbmd0aBgEIAEoBRIRCglzaW11bGF0ZWQYBSABKAgiOgoSTGlzdE1vZGVsc1Jlc3BvbnNlEiQKBm1vZGVscxgBIAMoCzIULnByb21wdGxpbmUudjEuTW9kZWwqwQEKClRhc2tTdGF0dXMSGwoXVEFTS19TVEFUVVNfVU5TUEVDSUZJRUQQABIXChNUQVNLX1NUQVRVU19QRU5ESU5HEAESFgoSVEFTS19TVEFUVVNfUVVFVUVEEAISFwoTVEFTS19TVEFUVVNfUlVOTklORxADEhkKFVRBU0tfU1RBVFVTX0NPTVBMRVRFRBAEEhYKElRBU0tfU1RBVFVTX0ZBSUxFRBAFEhkKFVRBU0tfU1RBVFVTX0NBTkNFTExFRBAGKpIBCgxUYXNrUHJpb3JpdHkSHQoZVEFTS19QUklPUklUWV9VTlNQRUNJRklFRBAAEhUKEVRBU0tfUFJJT1JJVFlfTE9XEAESGAoUVEFTS19QUklPUklUWV9OT1JNQUwQAhIWChJUQVNLX1BSSU9SSVRZX0hJR0gQAxIaChZUQVNLX1BSSU9SSVRZX0NSSVRJQ0FMEAQy3gIKC1Rhc2tTZXJ2aWNlElMKCkNyZWF0ZVRhc2sSIC5wcm9tcHRsaW5lLnYxLkNyZWF0ZVRhc2tSZXF1ZXN0GiEucHJvbXB0bGluZS52MS5DcmVhdGVUYXNrUmVzcG9uc2UiABJNCgdHZXRUYXNrEh0ucHJvbXB0bGluZS52MS5HZXRUYXNrUmVxdWVzdBoeLnByb21wdGxpbmUudjEuR2V0VGFza1Jlc3BvbnNlIgOQAgESUwoJTGlzdFRhc2tzEh8ucHJvbXB0bGluZS52MS5MaXN0VGFza3NSZXF1ZXN0GiAucHJvbXB0bGluZS52MS5MaXN0VGFza3NSZXNwb25zZSIDkAIBElYKCkxpc3RNb2RlbHMSIC5wcm9tcHRsaW5lLnYxLkxpc3RNb2RlbHNSZXF1ZXN0GiEucHJvbXB0bGluZS52MS5MaXN0TW9kZWxzUmVzcG9uc2UiA5ACAWIGcHJvdG8z", [file_google_protobuf_duration, file_google_protobuf_timestamp]);
+  fileDesc("Chhwcm9tcHRsaW5lL3YxL3Rhc2sucHJvdG8SDXByb21wdGxpbmUudjEipgEKClRhc2tQYXJhbXMSGAoLdGVtcGVyYXR1cmUYASABKAFIAIgBARISCgV0b3BfcBgCIAEoAUgBiAEBEhcKCm1heF90b2tlbnMYAyABKAVIAogBARIRCgRzZWVkGAQgASgDSAOIAQESDAoEc3RvcBgFIAMoCUIOCgxfdGVtcGVyYXR1cmVCCAoGX3RvcF9wQg0KC19tYXhfdG9rZW5zQgcKBV9zZWVkIj8KCVRhc2tFcnJvchIMCgRjb2RlGAEgASgJEg8KB21lc3NhZ2UYAiABKAkSEwoLaHR0cF9zdGF0dXMYAyABKAUiVAoKVG9rZW5Vc2FnZRIVCg1wcm9tcHRfdG9rZW5zGAEgASgFEhkKEWNvbXBsZXRpb25fdG9rZW5zGAIgASgFEhQKDHRvdGFsX3Rva2VucxgDIAEoBSL5CAoEVGFzaxIKCgJpZBgBIAEoCRIMCgRuYW1lGAIgASgJEg4KBnByb21wdBgDIAEoCRIVCg1zeXN0ZW1fcHJvbXB0GAQgASgJEg0KBW1vZGVsGAUgASgJEikKBnBhcmFtcxgGIAEoCzIZLnByb21wdGxpbmUudjEuVGFza1BhcmFtcxItCghwcmlvcml0eRgHIAEoDjIbLnByb21wdGxpbmUudjEuVGFza1ByaW9yaXR5EikKBnN0YXR1cxgIIAEoDjIZLnByb21wdGxpbmUudjEuVGFza1N0YXR1cxIOCgZvdXRwdXQYCSABKAkSJwoFZXJyb3IYCiABKAsyGC5wcm9tcHRsaW5lLnYxLlRhc2tFcnJvchIbCg5wYXJlbnRfdGFza19pZBgLIAEoCUgAiAEBEhAKCGF0dGVtcHRzGAwgASgFEhQKDG1heF9hdHRlbXB0cxgNIAEoBRIoCgV1c2FnZRgOIAEoCzIZLnByb21wdGxpbmUudjEuVG9rZW5Vc2FnZRIqCgdsYXRlbmN5GA8gASgLMhkuZ29vZ2xlLnByb3RvYnVmLkR1cmF0aW9uEjYKE3RpbWVfdG9fZmlyc3RfdG9rZW4YECABKAsyGS5nb29nbGUucHJvdG9idWYuRHVyYXRpb24SLgoKY3JlYXRlZF9hdBgRIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASLQoJcXVldWVkX2F0GBIgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIuCgpzdGFydGVkX2F0GBMgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIwCgxjb21wbGV0ZWRfYXQYFCABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEi4KCnVwZGF0ZWRfYXQYFSABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEhIKCnJlcXVlc3RfaWQYFiABKAkSEAoIcHJvdmlkZXIYFyABKAkSFgoOcmVzcG9uc2VfbW9kZWwYGCABKAkSEAoIY29zdF91c2QYGSABKAESMwoIbWV0YWRhdGEYGiADKAsyIS5wcm9tcHRsaW5lLnYxLlRhc2suTWV0YWRhdGFFbnRyeRIqCgd0aW1lb3V0GBsgASgLMhkuZ29vZ2xlLnByb3RvYnVmLkR1cmF0aW9uEiwKCXF1ZXVlX3R0bBgcIAEoCzIZLmdvb2dsZS5wcm90b2J1Zi5EdXJhdGlvbhIqCgZydW5fYXQYHSABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEhcKD2lkZW1wb3RlbmN5X2tleRgeIAEoCRI3ChNjYW5jZWxfcmVxdWVzdGVkX2F0GB8gASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBovCg1NZXRhZGF0YUVudHJ5EgsKA2tleRgBIAEoCRINCgV2YWx1ZRgCIAEoCToCOAFCEQoPX3BhcmVudF90YXNrX2lkIvkCCgtUYXNrQXR0ZW1wdBIPCgdhdHRlbXB0GAEgASgFEhEKCXdvcmtlcl9pZBgCIAEoCRIuCgpzdGFydGVkX2F0GAMgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIvCgtmaW5pc2hlZF9hdBgEIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASLgoHb3V0Y29tZRgFIAEoDjIdLnByb21wdGxpbmUudjEuQXR0ZW1wdE91dGNvbWUSJwoFZXJyb3IYBiABKAsyGC5wcm9tcHRsaW5lLnYxLlRhc2tFcnJvchIqCgdsYXRlbmN5GAcgASgLMhkuZ29vZ2xlLnByb3RvYnVmLkR1cmF0aW9uEjYKE3RpbWVfdG9fZmlyc3RfdG9rZW4YCCABKAsyGS5nb29nbGUucHJvdG9idWYuRHVyYXRpb24SKAoFdXNhZ2UYCSABKAsyGS5wcm9tcHRsaW5lLnYxLlRva2VuVXNhZ2Ui5gEKCVRhc2tFdmVudBILCgNzZXEYASABKAUSDAoEdHlwZRgCIAEoCRIuCgtmcm9tX3N0YXR1cxgDIAEoDjIZLnByb21wdGxpbmUudjEuVGFza1N0YXR1cxIsCgl0b19zdGF0dXMYBCABKA4yGS5wcm9tcHRsaW5lLnYxLlRhc2tTdGF0dXMSJgoCYXQYBSABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEg8KB2F0dGVtcHQYBiABKAUSJwoFZXJyb3IYByABKAsyGC5wcm9tcHRsaW5lLnYxLlRhc2tFcnJvciKJBAoRQ3JlYXRlVGFza1JlcXVlc3QSDAoEbmFtZRgBIAEoCRIOCgZwcm9tcHQYAiABKAkSFQoNc3lzdGVtX3Byb21wdBgDIAEoCRINCgVtb2RlbBgEIAEoCRIpCgZwYXJhbXMYBSABKAsyGS5wcm9tcHRsaW5lLnYxLlRhc2tQYXJhbXMSLQoIcHJpb3JpdHkYBiABKA4yGy5wcm9tcHRsaW5lLnYxLlRhc2tQcmlvcml0eRIbCg5wYXJlbnRfdGFza19pZBgHIAEoCUgAiAEBEkAKCG1ldGFkYXRhGAggAygLMi4ucHJvbXB0bGluZS52MS5DcmVhdGVUYXNrUmVxdWVzdC5NZXRhZGF0YUVudHJ5EhQKDG1heF9hdHRlbXB0cxgJIAEoBRIqCgd0aW1lb3V0GAogASgLMhkuZ29vZ2xlLnByb3RvYnVmLkR1cmF0aW9uEiwKCXF1ZXVlX3R0bBgLIAEoCzIZLmdvb2dsZS5wcm90b2J1Zi5EdXJhdGlvbhIqCgZydW5fYXQYDCABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEhcKD2lkZW1wb3RlbmN5X2tleRgNIAEoCRovCg1NZXRhZGF0YUVudHJ5EgsKA2tleRgBIAEoCRINCgV2YWx1ZRgCIAEoCToCOAFCEQoPX3BhcmVudF90YXNrX2lkIjcKEkNyZWF0ZVRhc2tSZXNwb25zZRIhCgR0YXNrGAEgASgLMhMucHJvbXB0bGluZS52MS5UYXNrIhwKDkdldFRhc2tSZXF1ZXN0EgoKAmlkGAEgASgJIowBCg9HZXRUYXNrUmVzcG9uc2USIQoEdGFzaxgBIAEoCzITLnByb21wdGxpbmUudjEuVGFzaxIsCghhdHRlbXB0cxgCIAMoCzIaLnByb21wdGxpbmUudjEuVGFza0F0dGVtcHQSKAoGZXZlbnRzGAMgAygLMhgucHJvbXB0bGluZS52MS5UYXNrRXZlbnQiYwoXQmF0Y2hDcmVhdGVUYXNrc1JlcXVlc3QSLwoFdGFza3MYASADKAsyIC5wcm9tcHRsaW5lLnYxLkNyZWF0ZVRhc2tSZXF1ZXN0EhcKD2lkZW1wb3RlbmN5X2tleRgCIAEoCSI+ChhCYXRjaENyZWF0ZVRhc2tzUmVzcG9uc2USIgoFdGFza3MYASADKAsyEy5wcm9tcHRsaW5lLnYxLlRhc2siHwoRQ2FuY2VsVGFza1JlcXVlc3QSCgoCaWQYASABKAkiNwoSQ2FuY2VsVGFza1Jlc3BvbnNlEiEKBHRhc2sYASABKAsyEy5wcm9tcHRsaW5lLnYxLlRhc2siHgoQUmV0cnlUYXNrUmVxdWVzdBIKCgJpZBgBIAEoCSI2ChFSZXRyeVRhc2tSZXNwb25zZRIhCgR0YXNrGAEgASgLMhMucHJvbXB0bGluZS52MS5UYXNrIh8KEURlbGV0ZVRhc2tSZXF1ZXN0EgoKAmlkGAEgASgJIhQKEkRlbGV0ZVRhc2tSZXNwb25zZSIWChRHZXRRdWV1ZVN0YXRzUmVxdWVzdCJHCgtTdGF0dXNDb3VudBIpCgZzdGF0dXMYASABKA4yGS5wcm9tcHRsaW5lLnYxLlRhc2tTdGF0dXMSDQoFY291bnQYAiABKAMiQgoPTW9kZWxRdWV1ZURlcHRoEg0KBW1vZGVsGAEgASgJEg8KB3dhaXRpbmcYAiABKAMSDwoHcnVubmluZxgDIAEoAyLvAgoVR2V0UXVldWVTdGF0c1Jlc3BvbnNlEioKBmNvdW50cxgBIAMoCzIaLnByb21wdGxpbmUudjEuU3RhdHVzQ291bnQSLgoGbW9kZWxzGAIgAygLMh4ucHJvbXB0bGluZS52MS5Nb2RlbFF1ZXVlRGVwdGgSHAoUZmluaXNoZWRfbGFzdF9taW51dGUYAyABKAMSGgoSZmluaXNoZWRfbGFzdF9ob3VyGAQgASgDEi4KC2xhdGVuY3lfcDUwGAUgASgLMhkuZ29vZ2xlLnByb3RvYnVmLkR1cmF0aW9uEi4KC2xhdGVuY3lfcDk1GAYgASgLMhkuZ29vZ2xlLnByb3RvYnVmLkR1cmF0aW9uEhwKFGVycm9yX3JhdGVfbGFzdF9ob3VyGAcgASgBEhUKDXF1ZXVlX3dhaXRpbmcYCCABKAMSFQoNcXVldWVfZGVsYXllZBgJIAEoAxIUCgxxdWV1ZV9hY3RpdmUYCiABKAMiFAoSTGlzdFdvcmtlcnNSZXF1ZXN0ItkBCgZXb3JrZXISCgoCaWQYASABKAkSDAoEaG9zdBgCIAEoCRILCgNwaWQYAyABKAUSEwoLY29uY3VycmVuY3kYBCABKAUSDgoGYWN0aXZlGAUgASgFEhEKCXByb2Nlc3NlZBgGIAEoAxIOCgZmYWlsZWQYByABKAMSLgoKc3RhcnRlZF9hdBgIIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASMAoMbGFzdF9zZWVuX2F0GAkgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcCI9ChNMaXN0V29ya2Vyc1Jlc3BvbnNlEiYKB3dvcmtlcnMYASADKAsyFS5wcm9tcHRsaW5lLnYxLldvcmtlciLjAQoQTGlzdFRhc2tzUmVxdWVzdBIRCglwYWdlX3NpemUYASABKAUSEgoKcGFnZV90b2tlbhgCIAEoCRIrCghzdGF0dXNlcxgDIAMoDjIZLnByb21wdGxpbmUudjEuVGFza1N0YXR1cxINCgVtb2RlbBgEIAEoCRINCgVxdWVyeRgFIAEoCRItCghwcmlvcml0eRgGIAEoDjIbLnByb21wdGxpbmUudjEuVGFza1ByaW9yaXR5EhsKDnBhcmVudF90YXNrX2lkGAcgASgJSACIAQFCEQoPX3BhcmVudF90YXNrX2lkIlAKEUxpc3RUYXNrc1Jlc3BvbnNlEiIKBXRhc2tzGAEgAygLMhMucHJvbXB0bGluZS52MS5UYXNrEhcKD25leHRfcGFnZV90b2tlbhgCIAEoCSITChFMaXN0TW9kZWxzUmVxdWVzdCJiCgVNb2RlbBIKCgJpZBgBIAEoCRIQCghwcm92aWRlchgCIAEoCRIQCghvd25lZF9ieRgDIAEoCRIWCg5jb250ZXh0X2xlbmd0aBgEIAEoBRIRCglzaW11bGF0ZWQYBSABKAgiOgoSTGlzdE1vZGVsc1Jlc3BvbnNlEiQKBm1vZGVscxgBIAMoCzIULnByb21wdGxpbmUudjEuTW9kZWwiLgoTUnVuUmV0ZW50aW9uUmVxdWVzdBIXCg9vbGRlcl90aGFuX2RheXMYASABKAUiJwoUUnVuUmV0ZW50aW9uUmVzcG9uc2USDwoHZGVsZXRlZBgBIAEoAyrBAQoKVGFza1N0YXR1cxIbChdUQVNLX1NUQVRVU19VTlNQRUNJRklFRBAAEhcKE1RBU0tfU1RBVFVTX1BFTkRJTkcQARIWChJUQVNLX1NUQVRVU19RVUVVRUQQAhIXChNUQVNLX1NUQVRVU19SVU5OSU5HEAMSGQoVVEFTS19TVEFUVVNfQ09NUExFVEVEEAQSFgoSVEFTS19TVEFUVVNfRkFJTEVEEAUSGQoVVEFTS19TVEFUVVNfQ0FOQ0VMTEVEEAYqkgEKDFRhc2tQcmlvcml0eRIdChlUQVNLX1BSSU9SSVRZX1VOU1BFQ0lGSUVEEAASFQoRVEFTS19QUklPUklUWV9MT1cQARIYChRUQVNLX1BSSU9SSVRZX05PUk1BTBACEhYKElRBU0tfUFJJT1JJVFlfSElHSBADEhoKFlRBU0tfUFJJT1JJVFlfQ1JJVElDQUwQBCqoAQoOQXR0ZW1wdE91dGNvbWUSHwobQVRURU1QVF9PVVRDT01FX1VOU1BFQ0lGSUVEEAASGwoXQVRURU1QVF9PVVRDT01FX1JVTk5JTkcQARIdChlBVFRFTVBUX09VVENPTUVfU1VDQ0VFREVEEAISGgoWQVRURU1QVF9PVVRDT01FX0ZBSUxFRBADEh0KGUFUVEVNUFRfT1VUQ09NRV9DQU5DRUxMRUQQBDKABwoLVGFza1NlcnZpY2USUwoKQ3JlYXRlVGFzaxIgLnByb21wdGxpbmUudjEuQ3JlYXRlVGFza1JlcXVlc3QaIS5wcm9tcHRsaW5lLnYxLkNyZWF0ZVRhc2tSZXNwb25zZSIAEk0KB0dldFRhc2sSHS5wcm9tcHRsaW5lLnYxLkdldFRhc2tSZXF1ZXN0Gh4ucHJvbXB0bGluZS52MS5HZXRUYXNrUmVzcG9uc2UiA5ACARJTCglMaXN0VGFza3MSHy5wcm9tcHRsaW5lLnYxLkxpc3RUYXNrc1JlcXVlc3QaIC5wcm9tcHRsaW5lLnYxLkxpc3RUYXNrc1Jlc3BvbnNlIgOQAgESVgoKTGlzdE1vZGVscxIgLnByb21wdGxpbmUudjEuTGlzdE1vZGVsc1JlcXVlc3QaIS5wcm9tcHRsaW5lLnYxLkxpc3RNb2RlbHNSZXNwb25zZSIDkAIBEmUKEEJhdGNoQ3JlYXRlVGFza3MSJi5wcm9tcHRsaW5lLnYxLkJhdGNoQ3JlYXRlVGFza3NSZXF1ZXN0GicucHJvbXB0bGluZS52MS5CYXRjaENyZWF0ZVRhc2tzUmVzcG9uc2UiABJTCgpDYW5jZWxUYXNrEiAucHJvbXB0bGluZS52MS5DYW5jZWxUYXNrUmVxdWVzdBohLnByb21wdGxpbmUudjEuQ2FuY2VsVGFza1Jlc3BvbnNlIgASUAoJUmV0cnlUYXNrEh8ucHJvbXB0bGluZS52MS5SZXRyeVRhc2tSZXF1ZXN0GiAucHJvbXB0bGluZS52MS5SZXRyeVRhc2tSZXNwb25zZSIAElYKCkRlbGV0ZVRhc2sSIC5wcm9tcHRsaW5lLnYxLkRlbGV0ZVRhc2tSZXF1ZXN0GiEucHJvbXB0bGluZS52MS5EZWxldGVUYXNrUmVzcG9uc2UiA5ACAhJfCg1HZXRRdWV1ZVN0YXRzEiMucHJvbXB0bGluZS52MS5HZXRRdWV1ZVN0YXRzUmVxdWVzdBokLnByb21wdGxpbmUudjEuR2V0UXVldWVTdGF0c1Jlc3BvbnNlIgOQAgESWQoLTGlzdFdvcmtlcnMSIS5wcm9tcHRsaW5lLnYxLkxpc3RXb3JrZXJzUmVxdWVzdBoiLnByb21wdGxpbmUudjEuTGlzdFdvcmtlcnNSZXNwb25zZSIDkAIBMmkKDEFkbWluU2VydmljZRJZCgxSdW5SZXRlbnRpb24SIi5wcm9tcHRsaW5lLnYxLlJ1blJldGVudGlvblJlcXVlc3QaIy5wcm9tcHRsaW5lLnYxLlJ1blJldGVudGlvblJlc3BvbnNlIgBiBnByb3RvMw", [file_google_protobuf_duration, file_google_protobuf_timestamp]);
 
 /**
  * Sampling parameters. Unset fields are not sent to the provider, so the
@@ -274,6 +274,39 @@ export type Task = Message<"promptline.v1.Task"> & {
    * @generated from field: map<string, string> metadata = 26;
    */
   metadata: { [key: string]: string };
+
+  /**
+   * Longest one attempt may run before it fails with TIMEOUT; unset = server default.
+   *
+   * @generated from field: google.protobuf.Duration timeout = 27;
+   */
+  timeout?: Duration | undefined;
+
+  /**
+   * Longest the task may wait queued before it fails with EXPIRED; unset = no limit.
+   *
+   * @generated from field: google.protobuf.Duration queue_ttl = 28;
+   */
+  queueTtl?: Duration | undefined;
+
+  /**
+   * The task stays pending until this time.
+   *
+   * @generated from field: google.protobuf.Timestamp run_at = 29;
+   */
+  runAt?: Timestamp | undefined;
+
+  /**
+   * @generated from field: string idempotency_key = 30;
+   */
+  idempotencyKey: string;
+
+  /**
+   * Set when a cancel was asked for a running task; it ends cancelled shortly.
+   *
+   * @generated from field: google.protobuf.Timestamp cancel_requested_at = 31;
+   */
+  cancelRequestedAt?: Timestamp | undefined;
 };
 
 /**
@@ -282,6 +315,118 @@ export type Task = Message<"promptline.v1.Task"> & {
  */
 export const TaskSchema: GenMessage<Task> = /*@__PURE__*/
   messageDesc(file_promptline_v1_task, 3);
+
+/**
+ * One try at running a task: each claim by a worker starts one.
+ *
+ * @generated from message promptline.v1.TaskAttempt
+ */
+export type TaskAttempt = Message<"promptline.v1.TaskAttempt"> & {
+  /**
+   * @generated from field: int32 attempt = 1;
+   */
+  attempt: number;
+
+  /**
+   * @generated from field: string worker_id = 2;
+   */
+  workerId: string;
+
+  /**
+   * @generated from field: google.protobuf.Timestamp started_at = 3;
+   */
+  startedAt?: Timestamp | undefined;
+
+  /**
+   * @generated from field: google.protobuf.Timestamp finished_at = 4;
+   */
+  finishedAt?: Timestamp | undefined;
+
+  /**
+   * @generated from field: promptline.v1.AttemptOutcome outcome = 5;
+   */
+  outcome: AttemptOutcome;
+
+  /**
+   * @generated from field: promptline.v1.TaskError error = 6;
+   */
+  error?: TaskError | undefined;
+
+  /**
+   * @generated from field: google.protobuf.Duration latency = 7;
+   */
+  latency?: Duration | undefined;
+
+  /**
+   * @generated from field: google.protobuf.Duration time_to_first_token = 8;
+   */
+  timeToFirstToken?: Duration | undefined;
+
+  /**
+   * @generated from field: promptline.v1.TokenUsage usage = 9;
+   */
+  usage?: TokenUsage | undefined;
+};
+
+/**
+ * Describes the message promptline.v1.TaskAttempt.
+ * Use `create(TaskAttemptSchema)` to create a new message.
+ */
+export const TaskAttemptSchema: GenMessage<TaskAttempt> = /*@__PURE__*/
+  messageDesc(file_promptline_v1_task, 4);
+
+/**
+ * A status change, in order: the task's history.
+ *
+ * @generated from message promptline.v1.TaskEvent
+ */
+export type TaskEvent = Message<"promptline.v1.TaskEvent"> & {
+  /**
+   * Per-task sequence number, from 1, without gaps.
+   *
+   * @generated from field: int32 seq = 1;
+   */
+  seq: number;
+
+  /**
+   * "created" or "status".
+   *
+   * @generated from field: string type = 2;
+   */
+  type: string;
+
+  /**
+   * @generated from field: promptline.v1.TaskStatus from_status = 3;
+   */
+  fromStatus: TaskStatus;
+
+  /**
+   * @generated from field: promptline.v1.TaskStatus to_status = 4;
+   */
+  toStatus: TaskStatus;
+
+  /**
+   * @generated from field: google.protobuf.Timestamp at = 5;
+   */
+  at?: Timestamp | undefined;
+
+  /**
+   * @generated from field: int32 attempt = 6;
+   */
+  attempt: number;
+
+  /**
+   * @generated from field: promptline.v1.TaskError error = 7;
+   */
+  error?: TaskError | undefined;
+};
+
+/**
+ * Describes the message promptline.v1.TaskEvent.
+ * Use `create(TaskEventSchema)` to create a new message.
+ */
+export const TaskEventSchema: GenMessage<TaskEvent> = /*@__PURE__*/
+  messageDesc(file_promptline_v1_task, 5);
 
 /**
  * @generated from message promptline.v1.CreateTaskRequest
@@ -334,6 +479,41 @@ export type CreateTaskRequest = Message<"promptline.v1.CreateTaskRequest"> & {
    * @generated from field: map<string, string> metadata = 8;
    */
   metadata: { [key: string]: string };
+
+  /**
+   * 1–10; 3 when unset. Retryable provider errors are retried with backoff.
+   *
+   * @generated from field: int32 max_attempts = 9;
+   */
+  maxAttempts: number;
+
+  /**
+   * Longest one attempt may run (1 s – 1 h); unset = the server's default.
+   *
+   * @generated from field: google.protobuf.Duration timeout = 10;
+   */
+  timeout?: Duration | undefined;
+
+  /**
+   * Fail with EXPIRED if still waiting after this long (1 s – 7 d).
+   *
+   * @generated from field: google.protobuf.Duration queue_ttl = 11;
+   */
+  queueTtl?: Duration | undefined;
+
+  /**
+   * Run no earlier than this (at most 30 days ahead).
+   *
+   * @generated from field: google.protobuf.Timestamp run_at = 12;
+   */
+  runAt?: Timestamp | undefined;
+
+  /**
+   * Same key + same request → the same task; same key + another request → AlreadyExists.
+   *
+   * @generated from field: string idempotency_key = 13;
+   */
+  idempotencyKey: string;
 };
 
 /**
@@ -341,7 +521,7 @@ export type CreateTaskRequest = Message<"promptline.v1.CreateTaskRequest"> & {
  * Use `create(CreateTaskRequestSchema)` to create a new message.
  */
 export const CreateTaskRequestSchema: GenMessage<CreateTaskRequest> = /*@__PURE__*/
-  messageDesc(file_promptline_v1_task, 4);
+  messageDesc(file_promptline_v1_task, 6);
 
 /**
  * @generated from message promptline.v1.CreateTaskResponse
@@ -358,7 +538,7 @@ export type CreateTaskResponse = Message<"promptline.v1.CreateTaskResponse"> & {
  * Use `create(CreateTaskResponseSchema)` to create a new message.
  */
 export const CreateTaskResponseSchema: GenMessage<CreateTaskResponse> = /*@__PURE__*/
-  messageDesc(file_promptline_v1_task, 5);
+  messageDesc(file_promptline_v1_task, 7);
 
 /**
  * @generated from message promptline.v1.GetTaskRequest
@@ -375,7 +555,7 @@ export type GetTaskRequest = Message<"promptline.v1.GetTaskRequest"> & {
  * Use `create(GetTaskRequestSchema)` to create a new message.
  */
 export const GetTaskRequestSchema: GenMessage<GetTaskRequest> = /*@__PURE__*/
-  messageDesc(file_promptline_v1_task, 6);
+  messageDesc(file_promptline_v1_task, 8);
 
 /**
  * @generated from message promptline.v1.GetTaskResponse
@@ -385,6 +565,20 @@ export type GetTaskResponse = Message<"promptline.v1.GetTaskResponse"> & {
    * @generated from field: promptline.v1.Task task = 1;
    */
   task?: Task | undefined;
+
+  /**
+   * Every attempt, oldest first.
+   *
+   * @generated from field: repeated promptline.v1.TaskAttempt attempts = 2;
+   */
+  attempts: TaskAttempt[];
+
+  /**
+   * Every status change, in sequence order.
+   *
+   * @generated from field: repeated promptline.v1.TaskEvent events = 3;
+   */
+  events: TaskEvent[];
 };
 
 /**
@@ -392,7 +586,373 @@ export type GetTaskResponse = Message<"promptline.v1.GetTaskResponse"> & {
  * Use `create(GetTaskResponseSchema)` to create a new message.
  */
 export const GetTaskResponseSchema: GenMessage<GetTaskResponse> = /*@__PURE__*/
-  messageDesc(file_promptline_v1_task, 7);
+  messageDesc(file_promptline_v1_task, 9);
+
+/**
+ * @generated from message promptline.v1.BatchCreateTasksRequest
+ */
+export type BatchCreateTasksRequest = Message<"promptline.v1.BatchCreateTasksRequest"> & {
+  /**
+   * 1–100 tasks, created all or nothing.
+   *
+   * @generated from field: repeated promptline.v1.CreateTaskRequest tasks = 1;
+   */
+  tasks: CreateTaskRequest[];
+
+  /**
+   * Same key + same batch → the same tasks; per-task keys are not allowed in a keyed batch.
+   *
+   * @generated from field: string idempotency_key = 2;
+   */
+  idempotencyKey: string;
+};
+
+/**
+ * Describes the message promptline.v1.BatchCreateTasksRequest.
+ * Use `create(BatchCreateTasksRequestSchema)` to create a new message.
+ */
+export const BatchCreateTasksRequestSchema: GenMessage<BatchCreateTasksRequest> = /*@__PURE__*/
+  messageDesc(file_promptline_v1_task, 10);
+
+/**
+ * @generated from message promptline.v1.BatchCreateTasksResponse
+ */
+export type BatchCreateTasksResponse = Message<"promptline.v1.BatchCreateTasksResponse"> & {
+  /**
+   * In request order.
+   *
+   * @generated from field: repeated promptline.v1.Task tasks = 1;
+   */
+  tasks: Task[];
+};
+
+/**
+ * Describes the message promptline.v1.BatchCreateTasksResponse.
+ * Use `create(BatchCreateTasksResponseSchema)` to create a new message.
+ */
+export const BatchCreateTasksResponseSchema: GenMessage<BatchCreateTasksResponse> = /*@__PURE__*/
+  messageDesc(file_promptline_v1_task, 11);
+
+/**
+ * @generated from message promptline.v1.CancelTaskRequest
+ */
+export type CancelTaskRequest = Message<"promptline.v1.CancelTaskRequest"> & {
+  /**
+   * @generated from field: string id = 1;
+   */
+  id: string;
+};
+
+/**
+ * Describes the message promptline.v1.CancelTaskRequest.
+ * Use `create(CancelTaskRequestSchema)` to create a new message.
+ */
+export const CancelTaskRequestSchema: GenMessage<CancelTaskRequest> = /*@__PURE__*/
+  messageDesc(file_promptline_v1_task, 12);
+
+/**
+ * @generated from message promptline.v1.CancelTaskResponse
+ */
+export type CancelTaskResponse = Message<"promptline.v1.CancelTaskResponse"> & {
+  /**
+   * Cancelled already, or (for a running task) with cancel_requested_at set.
+   *
+   * @generated from field: promptline.v1.Task task = 1;
+   */
+  task?: Task | undefined;
+};
+
+/**
+ * Describes the message promptline.v1.CancelTaskResponse.
+ * Use `create(CancelTaskResponseSchema)` to create a new message.
+ */
+export const CancelTaskResponseSchema: GenMessage<CancelTaskResponse> = /*@__PURE__*/
+  messageDesc(file_promptline_v1_task, 13);
+
+/**
+ * @generated from message promptline.v1.RetryTaskRequest
+ */
+export type RetryTaskRequest = Message<"promptline.v1.RetryTaskRequest"> & {
+  /**
+   * @generated from field: string id = 1;
+   */
+  id: string;
+};
+
+/**
+ * Describes the message promptline.v1.RetryTaskRequest.
+ * Use `create(RetryTaskRequestSchema)` to create a new message.
+ */
+export const RetryTaskRequestSchema: GenMessage<RetryTaskRequest> = /*@__PURE__*/
+  messageDesc(file_promptline_v1_task, 14);
+
+/**
+ * @generated from message promptline.v1.RetryTaskResponse
+ */
+export type RetryTaskResponse = Message<"promptline.v1.RetryTaskResponse"> & {
+  /**
+   * @generated from field: promptline.v1.Task task = 1;
+   */
+  task?: Task | undefined;
+};
+
+/**
+ * Describes the message promptline.v1.RetryTaskResponse.
+ * Use `create(RetryTaskResponseSchema)` to create a new message.
+ */
+export const RetryTaskResponseSchema: GenMessage<RetryTaskResponse> = /*@__PURE__*/
+  messageDesc(file_promptline_v1_task, 15);
+
+/**
+ * @generated from message promptline.v1.DeleteTaskRequest
+ */
+export type DeleteTaskRequest = Message<"promptline.v1.DeleteTaskRequest"> & {
+  /**
+   * @generated from field: string id = 1;
+   */
+  id: string;
+};
+
+/**
+ * Describes the message promptline.v1.DeleteTaskRequest.
+ * Use `create(DeleteTaskRequestSchema)` to create a new message.
+ */
+export const DeleteTaskRequestSchema: GenMessage<DeleteTaskRequest> = /*@__PURE__*/
+  messageDesc(file_promptline_v1_task, 16);
+
+/**
+ * @generated from message promptline.v1.DeleteTaskResponse
+ */
+export type DeleteTaskResponse = Message<"promptline.v1.DeleteTaskResponse"> & {
+};
+
+/**
+ * Describes the message promptline.v1.DeleteTaskResponse.
+ * Use `create(DeleteTaskResponseSchema)` to create a new message.
+ */
+export const DeleteTaskResponseSchema: GenMessage<DeleteTaskResponse> = /*@__PURE__*/
+  messageDesc(file_promptline_v1_task, 17);
+
+/**
+ * @generated from message promptline.v1.GetQueueStatsRequest
+ */
+export type GetQueueStatsRequest = Message<"promptline.v1.GetQueueStatsRequest"> & {
+};
+
+/**
+ * Describes the message promptline.v1.GetQueueStatsRequest.
+ * Use `create(GetQueueStatsRequestSchema)` to create a new message.
+ */
+export const GetQueueStatsRequestSchema: GenMessage<GetQueueStatsRequest> = /*@__PURE__*/
+  messageDesc(file_promptline_v1_task, 18);
+
+/**
+ * @generated from message promptline.v1.StatusCount
+ */
+export type StatusCount = Message<"promptline.v1.StatusCount"> & {
+  /**
+   * @generated from field: promptline.v1.TaskStatus status = 1;
+   */
+  status: TaskStatus;
+
+  /**
+   * @generated from field: int64 count = 2;
+   */
+  count: bigint;
+};
+
+/**
+ * Describes the message promptline.v1.StatusCount.
+ * Use `create(StatusCountSchema)` to create a new message.
+ */
+export const StatusCountSchema: GenMessage<StatusCount> = /*@__PURE__*/
+  messageDesc(file_promptline_v1_task, 19);
+
+/**
+ * @generated from message promptline.v1.ModelQueueDepth
+ */
+export type ModelQueueDepth = Message<"promptline.v1.ModelQueueDepth"> & {
+  /**
+   * @generated from field: string model = 1;
+   */
+  model: string;
+
+  /**
+   * Tasks waiting (pending or queued) and running for this model.
+   *
+   * @generated from field: int64 waiting = 2;
+   */
+  waiting: bigint;
+
+  /**
+   * @generated from field: int64 running = 3;
+   */
+  running: bigint;
+};
+
+/**
+ * Describes the message promptline.v1.ModelQueueDepth.
+ * Use `create(ModelQueueDepthSchema)` to create a new message.
+ */
+export const ModelQueueDepthSchema: GenMessage<ModelQueueDepth> = /*@__PURE__*/
+  messageDesc(file_promptline_v1_task, 20);
+
+/**
+ * @generated from message promptline.v1.GetQueueStatsResponse
+ */
+export type GetQueueStatsResponse = Message<"promptline.v1.GetQueueStatsResponse"> & {
+  /**
+   * @generated from field: repeated promptline.v1.StatusCount counts = 1;
+   */
+  counts: StatusCount[];
+
+  /**
+   * @generated from field: repeated promptline.v1.ModelQueueDepth models = 2;
+   */
+  models: ModelQueueDepth[];
+
+  /**
+   * Tasks that reached a terminal state in the last minute / hour.
+   *
+   * @generated from field: int64 finished_last_minute = 3;
+   */
+  finishedLastMinute: bigint;
+
+  /**
+   * @generated from field: int64 finished_last_hour = 4;
+   */
+  finishedLastHour: bigint;
+
+  /**
+   * Provider latency of tasks completed in the last hour.
+   *
+   * @generated from field: google.protobuf.Duration latency_p50 = 5;
+   */
+  latencyP50?: Duration | undefined;
+
+  /**
+   * @generated from field: google.protobuf.Duration latency_p95 = 6;
+   */
+  latencyP95?: Duration | undefined;
+
+  /**
+   * Failed ÷ finished over the last hour (0 when nothing finished).
+   *
+   * @generated from field: double error_rate_last_hour = 7;
+   */
+  errorRateLastHour: number;
+
+  /**
+   * Jobs in Redis: waiting, delayed, active.
+   *
+   * @generated from field: int64 queue_waiting = 8;
+   */
+  queueWaiting: bigint;
+
+  /**
+   * @generated from field: int64 queue_delayed = 9;
+   */
+  queueDelayed: bigint;
+
+  /**
+   * @generated from field: int64 queue_active = 10;
+   */
+  queueActive: bigint;
+};
+
+/**
+ * Describes the message promptline.v1.GetQueueStatsResponse.
+ * Use `create(GetQueueStatsResponseSchema)` to create a new message.
+ */
+export const GetQueueStatsResponseSchema: GenMessage<GetQueueStatsResponse> = /*@__PURE__*/
+  messageDesc(file_promptline_v1_task, 21);
+
+/**
+ * @generated from message promptline.v1.ListWorkersRequest
+ */
+export type ListWorkersRequest = Message<"promptline.v1.ListWorkersRequest"> & {
+};
+
+/**
+ * Describes the message promptline.v1.ListWorkersRequest.
+ * Use `create(ListWorkersRequestSchema)` to create a new message.
+ */
+export const ListWorkersRequestSchema: GenMessage<ListWorkersRequest> = /*@__PURE__*/
+  messageDesc(file_promptline_v1_task, 22);
+
+/**
+ * @generated from message promptline.v1.Worker
+ */
+export type Worker = Message<"promptline.v1.Worker"> & {
+  /**
+   * @generated from field: string id = 1;
+   */
+  id: string;
+
+  /**
+   * @generated from field: string host = 2;
+   */
+  host: string;
+
+  /**
+   * @generated from field: int32 pid = 3;
+   */
+  pid: number;
+
+  /**
+   * @generated from field: int32 concurrency = 4;
+   */
+  concurrency: number;
+
+  /**
+   * @generated from field: int32 active = 5;
+   */
+  active: number;
+
+  /**
+   * @generated from field: int64 processed = 6;
+   */
+  processed: bigint;
+
+  /**
+   * @generated from field: int64 failed = 7;
+   */
+  failed: bigint;
+
+  /**
+   * @generated from field: google.protobuf.Timestamp started_at = 8;
+   */
+  startedAt?: Timestamp | undefined;
+
+  /**
+   * @generated from field: google.protobuf.Timestamp last_seen_at = 9;
+   */
+  lastSeenAt?: Timestamp | undefined;
+};
+
+/**
+ * Describes the message promptline.v1.Worker.
+ * Use `create(WorkerSchema)` to create a new message.
+ */
+export const WorkerSchema: GenMessage<Worker> = /*@__PURE__*/
+  messageDesc(file_promptline_v1_task, 23);
+
+/**
+ * @generated from message promptline.v1.ListWorkersResponse
+ */
+export type ListWorkersResponse = Message<"promptline.v1.ListWorkersResponse"> & {
+  /**
+   * @generated from field: repeated promptline.v1.Worker workers = 1;
+   */
+  workers: Worker[];
+};
+
+/**
+ * Describes the message promptline.v1.ListWorkersResponse.
+ * Use `create(ListWorkersResponseSchema)` to create a new message.
+ */
+export const ListWorkersResponseSchema: GenMessage<ListWorkersResponse> = /*@__PURE__*/
+  messageDesc(file_promptline_v1_task, 24);
 
 /**
  * @generated from message promptline.v1.ListTasksRequest
@@ -449,7 +1009,7 @@ export type ListTasksRequest = Message<"promptline.v1.ListTasksRequest"> & {
  * Use `create(ListTasksRequestSchema)` to create a new message.
  */
 export const ListTasksRequestSchema: GenMessage<ListTasksRequest> = /*@__PURE__*/
-  messageDesc(file_promptline_v1_task, 8);
+  messageDesc(file_promptline_v1_task, 25);
 
 /**
  * @generated from message promptline.v1.ListTasksResponse
@@ -475,7 +1035,7 @@ export type ListTasksResponse = Message<"promptline.v1.ListTasksResponse"> & {
  * Use `create(ListTasksResponseSchema)` to create a new message.
  */
 export const ListTasksResponseSchema: GenMessage<ListTasksResponse> = /*@__PURE__*/
-  messageDesc(file_promptline_v1_task, 9);
+  messageDesc(file_promptline_v1_task, 26);
 
 /**
  * @generated from message promptline.v1.ListModelsRequest
@@ -488,7 +1048,7 @@ export type ListModelsRequest = Message<"promptline.v1.ListModelsRequest"> & {
  * Use `create(ListModelsRequestSchema)` to create a new message.
  */
 export const ListModelsRequestSchema: GenMessage<ListModelsRequest> = /*@__PURE__*/
-  messageDesc(file_promptline_v1_task, 10);
+  messageDesc(file_promptline_v1_task, 27);
 
 /**
  * @generated from message promptline.v1.Model
@@ -533,7 +1093,7 @@ export type Model = Message<"promptline.v1.Model"> & {
  * Use `create(ModelSchema)` to create a new message.
  */
 export const ModelSchema: GenMessage<Model> = /*@__PURE__*/
-  messageDesc(file_promptline_v1_task, 11);
+  messageDesc(file_promptline_v1_task, 28);
 
 /**
  * @generated from message promptline.v1.ListModelsResponse
@@ -550,7 +1110,43 @@ export type ListModelsResponse = Message<"promptline.v1.ListModelsResponse"> & {
  * Use `create(ListModelsResponseSchema)` to create a new message.
  */
 export const ListModelsResponseSchema: GenMessage<ListModelsResponse> = /*@__PURE__*/
-  messageDesc(file_promptline_v1_task, 12);
+  messageDesc(file_promptline_v1_task, 29);
+
+/**
+ * @generated from message promptline.v1.RunRetentionRequest
+ */
+export type RunRetentionRequest = Message<"promptline.v1.RunRetentionRequest"> & {
+  /**
+   * Delete completed tasks finished longer ago than this many days (1–3650).
+   *
+   * @generated from field: int32 older_than_days = 1;
+   */
+  olderThanDays: number;
+};
+
+/**
+ * Describes the message promptline.v1.RunRetentionRequest.
+ * Use `create(RunRetentionRequestSchema)` to create a new message.
+ */
+export const RunRetentionRequestSchema: GenMessage<RunRetentionRequest> = /*@__PURE__*/
+  messageDesc(file_promptline_v1_task, 30);
+
+/**
+ * @generated from message promptline.v1.RunRetentionResponse
+ */
+export type RunRetentionResponse = Message<"promptline.v1.RunRetentionResponse"> & {
+  /**
+   * @generated from field: int64 deleted = 1;
+   */
+  deleted: bigint;
+};
+
+/**
+ * Describes the message promptline.v1.RunRetentionResponse.
+ * Use `create(RunRetentionResponseSchema)` to create a new message.
+ */
+export const RunRetentionResponseSchema: GenMessage<RunRetentionResponse> = /*@__PURE__*/
+  messageDesc(file_promptline_v1_task, 31);
 
 /**
  * A task's place in its life. The server's lifecycle module and the
@@ -647,6 +1243,42 @@ export const TaskPrioritySchema: GenEnum<TaskPriority> = /*@__PURE__*/
   enumDesc(file_promptline_v1_task, 1);
 
 /**
+ * @generated from enum promptline.v1.AttemptOutcome
+ */
+export enum AttemptOutcome {
+  /**
+   * @generated from enum value: ATTEMPT_OUTCOME_UNSPECIFIED = 0;
+   */
+  UNSPECIFIED = 0,
+
+  /**
+   * @generated from enum value: ATTEMPT_OUTCOME_RUNNING = 1;
+   */
+  RUNNING = 1,
+
+  /**
+   * @generated from enum value: ATTEMPT_OUTCOME_SUCCEEDED = 2;
+   */
+  SUCCEEDED = 2,
+
+  /**
+   * @generated from enum value: ATTEMPT_OUTCOME_FAILED = 3;
+   */
+  FAILED = 3,
+
+  /**
+   * @generated from enum value: ATTEMPT_OUTCOME_CANCELLED = 4;
+   */
+  CANCELLED = 4,
+}
+
+/**
+ * Describes the enum promptline.v1.AttemptOutcome.
+ */
+export const AttemptOutcomeSchema: GenEnum<AttemptOutcome> = /*@__PURE__*/
+  enumDesc(file_promptline_v1_task, 2);
+
+/**
  * TaskService creates, runs and reports LLM tasks.
  *
  * @generated from service promptline.v1.TaskService
@@ -684,6 +1316,83 @@ export const TaskService: GenService<{
     input: typeof ListModelsRequestSchema;
     output: typeof ListModelsResponseSchema;
   },
+  /**
+   * Creates 1–100 tasks in one transaction: all or nothing.
+   *
+   * @generated from rpc promptline.v1.TaskService.BatchCreateTasks
+   */
+  batchCreateTasks: {
+    methodKind: "unary";
+    input: typeof BatchCreateTasksRequestSchema;
+    output: typeof BatchCreateTasksResponseSchema;
+  },
+  /**
+   * Pending/queued: cancelled at once. Running: the worker aborts the model call.
+   * FailedPrecondition on a finished task.
+   *
+   * @generated from rpc promptline.v1.TaskService.CancelTask
+   */
+  cancelTask: {
+    methodKind: "unary";
+    input: typeof CancelTaskRequestSchema;
+    output: typeof CancelTaskResponseSchema;
+  },
+  /**
+   * Failed or cancelled → queued again, with a fresh set of attempts; history is kept.
+   *
+   * @generated from rpc promptline.v1.TaskService.RetryTask
+   */
+  retryTask: {
+    methodKind: "unary";
+    input: typeof RetryTaskRequestSchema;
+    output: typeof RetryTaskResponseSchema;
+  },
+  /**
+   * Deletes a finished task with its attempts and events; children keep running,
+   * their parent_task_id cleared. FailedPrecondition while the task is not finished.
+   *
+   * @generated from rpc promptline.v1.TaskService.DeleteTask
+   */
+  deleteTask: {
+    methodKind: "unary";
+    input: typeof DeleteTaskRequestSchema;
+    output: typeof DeleteTaskResponseSchema;
+  },
+  /**
+   * @generated from rpc promptline.v1.TaskService.GetQueueStats
+   */
+  getQueueStats: {
+    methodKind: "unary";
+    input: typeof GetQueueStatsRequestSchema;
+    output: typeof GetQueueStatsResponseSchema;
+  },
+  /**
+   * @generated from rpc promptline.v1.TaskService.ListWorkers
+   */
+  listWorkers: {
+    methodKind: "unary";
+    input: typeof ListWorkersRequestSchema;
+    output: typeof ListWorkersResponseSchema;
+  },
 }> = /*@__PURE__*/
   serviceDesc(file_promptline_v1_task, 0);
+
+/**
+ * Operations for administrators.
+ *
+ * @generated from service promptline.v1.AdminService
+ */
+export const AdminService: GenService<{
+  /**
+   * Runs the retention job now.
+   *
+   * @generated from rpc promptline.v1.AdminService.RunRetention
+   */
+  runRetention: {
+    methodKind: "unary";
+    input: typeof RunRetentionRequestSchema;
+    output: typeof RunRetentionResponseSchema;
+  },
+}> = /*@__PURE__*/
+  serviceDesc(file_promptline_v1_task, 1);
 
