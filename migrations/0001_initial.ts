@@ -57,6 +57,8 @@ const statements: RawBuilder<unknown>[] = [
       run_at timestamptz,
       timeout_ms integer,
       queue_ttl_ms integer,
+      -- RetryTask starts a new series of attempts; attempt numbers keep counting.
+      series_start_attempt integer not null default 1,
       cancel_requested_at timestamptz,
       seq integer not null default 0,
       search tsvector generated always as (

@@ -82,6 +82,11 @@ export interface TasksTable {
   request_hash: string | null;
   run_at: NullableTimestamp;
   timeout_ms: number | null;
+  /**
+   * The attempt number that began the current series (RetryTask starts a new
+   * one). Attempts left = max_attempts - (attempts - series_start_attempt + 1).
+   */
+  series_start_attempt: Generated<number>;
   /** A queued task waiting longer than this fails with EXPIRED. */
   queue_ttl_ms: number | null;
   cancel_requested_at: NullableTimestamp;
