@@ -17,7 +17,9 @@ import { createProviderRegistry, type ProviderConfig } from "./llm/providers.js"
 import { startSimulator } from "./llm/simulator.js";
 import { redisAnswers, resolveRedis } from "./queue/redis.js";
 import { createTaskWorker, TaskQueue } from "./queue/task-queue.js";
+import { TaskCanceller } from "./tasks/cancel.js";
 import { TaskLifecycle } from "./tasks/lifecycle.js";
+import { RecoverySweep } from "./tasks/recovery.js";
 import { TaskRunner } from "./tasks/runner.js";
 
 /** A running Promptline process (api, worker or both) and how to stop it. */
@@ -86,9 +88,18 @@ export async function startApp(config: Config, log: Logger): Promise<App> {
 
     const tasks = new TaskLifecycle({ db, queue, providers, log });
 
+    const recovery = new RecoverySweep({
+      db,
+      queue,
+      log,
+      options: { intervalMs: config.recoveryIntervalMs, workerLockMs: config.workerLockMs },
+    });
+    recovery.start();
+    closers.push(() => recovery.stop());
+
     let server: ApiServer | undefined;
     if (config.role !== "worker") {
-      const handler = new TaskServiceHandler(tasks, providers);
+      const handler = new TaskServiceHandler(tasks, providers, new TaskCanceller(db, queue));
       server = await startApiServer({
         host: config.host,
         port: config.port,
@@ -110,16 +121,22 @@ export async function startApp(config: Config, log: Logger): Promise<App> {
 
     if (config.role !== "api") {
       const workerId = `${hostname()}:${process.pid}:${uuidv7().slice(-8)}`;
-      const runner = new TaskRunner({ db, providers, log });
+      const runner = new TaskRunner({
+        db,
+        providers,
+        log,
+        options: { defaultTimeoutMs: config.taskTimeoutMs, backoff: config.retry },
+      });
       const worker = createTaskWorker({
         redisUrl: redis.url,
         prefix: config.queuePrefix,
         concurrency: config.workerConcurrency,
+        lockDurationMs: config.workerLockMs,
         run: (taskId, signal) => runner.run(taskId, workerId, signal),
         onError: (err) => log.error({ err }, "worker error"),
       });
       // Closed first on shutdown (closers run in reverse), so nothing new starts.
-      closers.push(() => worker.close());
+      closers.push(() => worker.close(config.shutdownGraceMs));
     }
 
     const host = config.host.includes(":") ? `[${config.host}]` : config.host;

@@ -62,6 +62,12 @@ const envSchema = z.object({
     .default("auto"),
   SIMULATOR_URL: optionalUrl(["http:", "https:"], "http://127.0.0.1:4010/v1"),
   WORKER_CONCURRENCY: integer(1, 1000, 16),
+  TASK_TIMEOUT_MS: integer(1_000, 3_600_000, 600_000),
+  WORKER_LOCK_MS: integer(1_000, 600_000, 30_000),
+  SHUTDOWN_GRACE_MS: integer(0, 3_600_000, 30_000),
+  RETRY_BASE_MS: integer(1, 3_600_000, 1_000),
+  RETRY_MAX_MS: integer(1, 3_600_000, 60_000),
+  RECOVERY_INTERVAL_MS: integer(100, 3_600_000, 5_000),
   LOG_LEVEL: z
     .enum(logLevels, { message: `must be one of ${logLevels.join(", ")}` })
     .default("info"),
@@ -86,6 +92,16 @@ export interface Config {
   nim: { baseUrl: string; apiKey: string | undefined } | undefined;
   simulator: { mode: "embedded" } | { mode: "external"; baseUrl: string } | undefined;
   workerConcurrency: number;
+  /** Longest one attempt may run when a task sets no timeout. */
+  taskTimeoutMs: number;
+  /** A dead worker's jobs are re-delivered after this long. */
+  workerLockMs: number;
+  /** On SIGTERM, running tasks get this long to finish before they go back to the queue. */
+  shutdownGraceMs: number;
+  /** Exponential backoff with full jitter between attempts: first ceiling and largest ceiling. */
+  retry: { baseMs: number; maxMs: number };
+  /** How often the recovery sweep looks for tasks a crash left behind. */
+  recoveryIntervalMs: number;
   /** format undefined: pretty on a terminal, JSON otherwise (decided by main). */
   log: { level: (typeof logLevels)[number]; format: "json" | "pretty" | undefined };
   /** The built web UI to serve; unset means web/dist of this checkout. */
@@ -153,6 +169,11 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
     nim,
     simulator,
     workerConcurrency: e.WORKER_CONCURRENCY,
+    taskTimeoutMs: e.TASK_TIMEOUT_MS,
+    workerLockMs: e.WORKER_LOCK_MS,
+    shutdownGraceMs: e.SHUTDOWN_GRACE_MS,
+    retry: { baseMs: e.RETRY_BASE_MS, maxMs: e.RETRY_MAX_MS },
+    recoveryIntervalMs: e.RECOVERY_INTERVAL_MS,
     log: { level: e.LOG_LEVEL, format: e.LOG_FORMAT },
     webDist: e.WEB_DIST,
   };

@@ -1,6 +1,8 @@
 import { create } from "@bufbuild/protobuf";
 import type { HandlerContext, ServiceImpl } from "@connectrpc/connect";
 import {
+  type CancelTaskRequest,
+  CancelTaskResponseSchema,
   type CreateTaskRequest,
   CreateTaskResponseSchema,
   type GetTaskRequest,
@@ -12,6 +14,7 @@ import {
   type TaskService,
 } from "@promptline/proto";
 import type { ProviderRegistry } from "../llm/providers.js";
+import type { TaskCanceller } from "../tasks/cancel.js";
 import type { TaskLifecycle } from "../tasks/lifecycle.js";
 import { kRequestId } from "./context.js";
 import { taskToProto } from "./convert.js";
@@ -22,7 +25,13 @@ export class TaskServiceHandler implements Partial<ServiceImpl<typeof TaskServic
   constructor(
     private readonly tasks: TaskLifecycle,
     private readonly providers: ProviderRegistry,
+    private readonly canceller: TaskCanceller,
   ) {}
+
+  async cancelTask(req: CancelTaskRequest) {
+    const task = await this.canceller.cancel(parseTaskId(req.id));
+    return create(CancelTaskResponseSchema, { task: taskToProto(task) });
+  }
 
   async createTask(req: CreateTaskRequest, ctx: HandlerContext) {
     const task = await this.tasks.create(parseCreateTask(req, requestId(ctx)));

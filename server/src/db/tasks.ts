@@ -70,8 +70,8 @@ export async function markQueued(db: Kysely<DB>, id: string): Promise<TaskRow | 
 
 /**
  * The claim: queued → running and a new attempt row, in one statement. A
- * worker that gets nothing back lost the race (or the task was cancelled)
- * and drops the job.
+ * worker that gets nothing back lost the race, or the task is not queued (or
+ * waited past its queue TTL); {@link TaskRunner} looks at why.
  */
 export async function claimTask(
   db: Kysely<DB>,
@@ -89,6 +89,7 @@ export async function claimTask(
         }))
         .where("id", "=", id)
         .where("status", "=", "queued")
+        .where(sql<boolean>`(queue_ttl_ms is null or queued_at + queue_ttl_ms * interval '1 millisecond' >= now())`)
         .returningAll(),
     )
     .with("attempt", (qb) =>
@@ -98,11 +99,7 @@ export async function claimTask(
         .expression((eb) =>
           eb
             .selectFrom("claimed")
-            .select([
-              "claimed.id",
-              "claimed.attempts",
-              sql<string>`${workerId}::text`.as("worker_id"),
-            ]),
+            .select(["claimed.id", "claimed.attempts", sql<string>`${workerId}::text`.as("worker_id")]),
         ),
     )
     .selectFrom("claimed")
@@ -110,57 +107,15 @@ export async function claimTask(
     .executeTakeFirst();
 }
 
-export interface AttemptResult {
+/** What one attempt measured, whatever its end. */
+export interface AttemptMeasures {
   taskId: string;
   attempt: number;
   latencyMs: number;
   ttftMs: number | undefined;
   promptTokens: number | undefined;
   completionTokens: number | undefined;
-}
-
-export interface CompletedAttempt extends AttemptResult {
-  output: string;
-  totalTokens: number | undefined;
-  provider: string;
-  responseModel: string;
-  costUsd: number | undefined;
-}
-
-/** running → completed with the output, for the attempt that holds the task. */
-export async function completeTask(
-  db: Kysely<DB>,
-  result: CompletedAttempt,
-): Promise<TaskRow | undefined> {
-  return db
-    .with("done", (qb) =>
-      qb
-        .updateTable("tasks")
-        .set({
-          status: "completed",
-          completed_at: sql<Date>`now()`,
-          output: result.output,
-          prompt_tokens: result.promptTokens ?? null,
-          completion_tokens: result.completionTokens ?? null,
-          total_tokens: result.totalTokens ?? null,
-          latency_ms: result.latencyMs,
-          ttft_ms: result.ttftMs ?? null,
-          provider: result.provider,
-          response_model: result.responseModel,
-          cost_usd: result.costUsd === undefined ? null : String(result.costUsd),
-          error_code: null,
-          error_message: null,
-          error_http_status: null,
-        })
-        .where("id", "=", result.taskId)
-        .where("status", "=", "running")
-        .where("attempts", "=", result.attempt)
-        .returningAll(),
-    )
-    .with("attempt", (qb) => finishAttempt(qb, result, "succeeded", undefined))
-    .selectFrom("done")
-    .selectAll()
-    .executeTakeFirst();
+  provider: string | undefined;
 }
 
 export interface TaskFailure {
@@ -169,59 +124,242 @@ export interface TaskFailure {
   httpStatus: number | undefined;
 }
 
-/** running → failed with a precise error, for the attempt that holds the task. */
-export async function failTask(
+/**
+ * How the attempt ends for the task: its next status and what to store.
+ * `queued` (a retry) becomes `cancelled` instead when a cancel was asked
+ * for meanwhile, in the same statement, so a cancel never loses to a retry.
+ */
+export type AttemptEnd =
+  | {
+      status: "completed";
+      output: string;
+      totalTokens: number | undefined;
+      responseModel: string;
+      costUsd: number | undefined;
+    }
+  | { status: "failed"; error: TaskFailure }
+  | { status: "queued"; error: TaskFailure; attemptOutcome: "failed" | "cancelled" }
+  | { status: "cancelled"; output: string; error: TaskFailure };
+
+/**
+ * Ends the running attempt `measures.attempt` of a task: the task moves on
+ * (guarded: only if it is still running that attempt, so a worker that lost
+ * its lock cannot overwrite the result of the one that took over) and the
+ * attempt row is closed, in one statement.
+ */
+export async function endAttempt(
   db: Kysely<DB>,
-  result: AttemptResult & { provider: string | undefined },
-  failure: TaskFailure,
+  measures: AttemptMeasures,
+  end: AttemptEnd,
 ): Promise<TaskRow | undefined> {
+  const common = {
+    latency_ms: measures.latencyMs,
+    ttft_ms: measures.ttftMs ?? null,
+    provider: measures.provider ?? null,
+  };
+  const failure = end.status === "completed" ? undefined : end.error;
+  const taskSet = (() => {
+    switch (end.status) {
+      case "completed":
+        return {
+          ...common,
+          status: sql<TaskStatus>`'completed'`,
+          completed_at: sql<Date>`now()`,
+          output: end.output,
+          prompt_tokens: measures.promptTokens ?? null,
+          completion_tokens: measures.completionTokens ?? null,
+          total_tokens: end.totalTokens ?? null,
+          response_model: end.responseModel,
+          cost_usd: end.costUsd === undefined ? null : String(end.costUsd),
+          error_code: null,
+          error_message: null,
+          error_http_status: null,
+        };
+      case "failed":
+        return { ...common, ...errorColumns(end.error), status: sql<TaskStatus>`'failed'`, completed_at: sql<Date>`now()` };
+      case "cancelled":
+        return {
+          ...common,
+          ...errorColumns(end.error),
+          status: sql<TaskStatus>`'cancelled'`,
+          completed_at: sql<Date>`now()`,
+          output: end.output,
+          completion_tokens: measures.completionTokens ?? null,
+        };
+      case "queued":
+        return {
+          ...common,
+          ...errorColumns(end.error),
+          status: sql<TaskStatus>`case when cancel_requested_at is null then 'queued'::task_status else 'cancelled'::task_status end`,
+          queued_at: sql<Date>`now()`,
+          completed_at: sql<Date | null>`case when cancel_requested_at is null then null else now() end`,
+        };
+    }
+  })();
+  const attemptOutcome =
+    end.status === "completed"
+      ? "succeeded"
+      : end.status === "queued"
+        ? end.attemptOutcome
+        : end.status === "cancelled"
+          ? "cancelled"
+          : "failed";
   return db
     .with("done", (qb) =>
       qb
         .updateTable("tasks")
-        .set({
-          status: "failed",
-          completed_at: sql<Date>`now()`,
-          error_code: failure.code,
-          error_message: failure.message,
-          error_http_status: failure.httpStatus ?? null,
-          latency_ms: result.latencyMs,
-          ttft_ms: result.ttftMs ?? null,
-          provider: result.provider ?? null,
-        })
-        .where("id", "=", result.taskId)
+        .set(taskSet)
+        .where("id", "=", measures.taskId)
         .where("status", "=", "running")
-        .where("attempts", "=", result.attempt)
+        .where("attempts", "=", measures.attempt)
         .returningAll(),
     )
-    .with("attempt", (qb) => finishAttempt(qb, result, "failed", failure))
+    .with("attempt", (qb) =>
+      qb
+        .updateTable("task_attempts")
+        .set({
+          finished_at: sql<Date>`now()`,
+          outcome: attemptOutcome,
+          latency_ms: measures.latencyMs,
+          ttft_ms: measures.ttftMs ?? null,
+          prompt_tokens: measures.promptTokens ?? null,
+          completion_tokens: measures.completionTokens ?? null,
+          error_code: failure?.code ?? null,
+          error_message: failure?.message ?? null,
+          http_status: failure?.httpStatus ?? null,
+        })
+        .where("task_id", "=", measures.taskId)
+        .where("attempt", "=", measures.attempt)
+        .where("outcome", "=", "running")
+        .where(({ exists, selectFrom }) => exists(selectFrom("done").select("done.id"))),
+    )
     .selectFrom("done")
     .selectAll()
     .executeTakeFirst();
 }
 
-function finishAttempt(
-  qb: QueryCreator<DB>,
-  result: AttemptResult,
-  outcome: "succeeded" | "failed",
-  failure: TaskFailure | undefined,
-) {
-  return qb
-    .updateTable("task_attempts")
+function errorColumns(error: TaskFailure) {
+  return {
+    error_code: error.code,
+    error_message: error.message,
+    error_http_status: error.httpStatus ?? null,
+  };
+}
+
+/**
+ * A running task whose worker is gone (its job was re-delivered as stalled,
+ * or it has no live job at all): the open attempt ends failed with
+ * WORKER_LOST and the task goes back to queued, or to failed when that was
+ * its last attempt of the series.
+ */
+export async function releaseLostTask(db: Kysely<DB>, id: string): Promise<TaskRow | undefined> {
+  const lost = { code: "WORKER_LOST", message: "the worker running this attempt stopped (crash, kill or lost lock)" };
+  return db
+    .with("done", (qb) =>
+      qb
+        .updateTable("tasks")
+        .set({
+          status: sql<TaskStatus>`case
+            when cancel_requested_at is not null then 'cancelled'::task_status
+            when attempts - series_start_attempt + 1 >= max_attempts then 'failed'::task_status
+            else 'queued'::task_status end`,
+          queued_at: sql<Date>`now()`,
+          completed_at: sql<Date | null>`case
+            when cancel_requested_at is not null or attempts - series_start_attempt + 1 >= max_attempts then now()
+            else null end`,
+          error_code: lost.code,
+          error_message: lost.message,
+          error_http_status: null,
+        })
+        .where("id", "=", id)
+        .where("status", "=", "running")
+        .returningAll(),
+    )
+    .with("attempt", (qb) =>
+      qb
+        .updateTable("task_attempts")
+        .set({ finished_at: sql<Date>`now()`, outcome: "failed", error_code: lost.code, error_message: lost.message })
+        .where("task_id", "=", id)
+        .where("outcome", "=", "running"),
+    )
+    .selectFrom("done")
+    .selectAll()
+    .executeTakeFirst();
+}
+
+/** A queued task that waited past its queue TTL ends failed with EXPIRED. */
+export async function expireQueuedTask(db: Kysely<DB>, id: string): Promise<TaskRow | undefined> {
+  return db
+    .updateTable("tasks")
     .set({
-      finished_at: sql<Date>`now()`,
-      outcome,
-      latency_ms: result.latencyMs,
-      ttft_ms: result.ttftMs ?? null,
-      prompt_tokens: result.promptTokens ?? null,
-      completion_tokens: result.completionTokens ?? null,
-      error_code: failure?.code ?? null,
-      error_message: failure?.message ?? null,
-      http_status: failure?.httpStatus ?? null,
+      status: "failed",
+      completed_at: sql<Date>`now()`,
+      error_code: "EXPIRED",
+      error_message: sql<string>`'waited in the queue longer than its queue TTL (' || queue_ttl_ms || ' ms)'`,
+      error_http_status: null,
     })
-    .where("task_id", "=", result.taskId)
-    .where("attempt", "=", result.attempt)
-    .where("outcome", "=", "running");
+    .where("id", "=", id)
+    .where("status", "=", "queued")
+    .where(sql<boolean>`queued_at + queue_ttl_ms * interval '1 millisecond' < now()`)
+    .returningAll()
+    .executeTakeFirst();
+}
+
+/** pending | queued → cancelled at once. Undefined when the task is in another state. */
+export async function cancelWaitingTask(db: Kysely<DB>, id: string): Promise<TaskRow | undefined> {
+  return db
+    .updateTable("tasks")
+    .set({
+      status: "cancelled",
+      completed_at: sql<Date>`now()`,
+      error_code: "CANCELLED",
+      error_message: "cancelled before it ran",
+      error_http_status: null,
+    })
+    .where("id", "=", id)
+    .where("status", "in", ["pending", "queued"])
+    .returningAll()
+    .executeTakeFirst();
+}
+
+/** Marks a running task's cancel as asked; the worker holding it ends it. */
+export async function requestCancel(db: Kysely<DB>, id: string): Promise<TaskRow | undefined> {
+  return db
+    .updateTable("tasks")
+    .set({ cancel_requested_at: sql<Date>`coalesce(cancel_requested_at, now())` })
+    .where("id", "=", id)
+    .where("status", "=", "running")
+    .returningAll()
+    .executeTakeFirst();
+}
+
+/** Tasks the recovery sweep should look at, oldest first. */
+export async function findTasksNeedingRecovery(
+  db: Kysely<DB>,
+  options: { pendingOlderThanMs: number; queuedOlderThanMs: number; runningOlderThanMs: number; limit: number },
+): Promise<Pick<TaskRow, "id" | "status" | "priority" | "run_at" | "cancel_requested_at">[]> {
+  const columns = ["id", "status", "priority", "run_at", "cancel_requested_at"] as const;
+  const ago = (ms: number) => sql<Date>`now() - ${ms} * interval '1 millisecond'`;
+  return db
+    .selectFrom("tasks")
+    .select(columns)
+    .where((eb) =>
+      eb.or([
+        // Stored but never enqueued (a crash between commit and enqueue), or due now.
+        eb.and([
+          eb("status", "=", "pending"),
+          eb("created_at", "<", ago(options.pendingOlderThanMs)),
+          eb.or([eb("run_at", "is", null), eb("run_at", "<=", sql<Date>`now()`)]),
+        ]),
+        // Queued long enough that its job may have vanished (Redis lost it), or expired.
+        eb.and([eb("status", "=", "queued"), eb("updated_at", "<", ago(options.queuedOlderThanMs))]),
+        // Running long enough that its worker may be gone.
+        eb.and([eb("status", "=", "running"), eb("updated_at", "<", ago(options.runningOlderThanMs))]),
+      ]),
+    )
+    .orderBy("updated_at")
+    .limit(options.limit)
+    .execute();
 }
 
 export interface TaskListFilter {

@@ -1,9 +1,15 @@
-import { type Job, Queue, UnrecoverableError, Worker } from "bullmq";
+import { DelayedError, type Job, Queue, UnrecoverableError, Worker } from "bullmq";
 import { Redis } from "ioredis";
+import { ABORT_CANCELLED, ABORT_SHUTDOWN, type RunResult } from "../tasks/runner.js";
 import type { TaskPriority } from "../tasks/status.js";
 
 /** The one BullMQ queue every task goes through; isolation between deployments/tests is by prefix. */
 export const TASK_QUEUE_NAME = "tasks";
+
+/** The pub/sub channel that carries "cancel this running task" to every worker. */
+export function cancelChannel(prefix: string): string {
+  return `${prefix}:${TASK_QUEUE_NAME}:cancel`;
+}
 
 /** BullMQ runs lower numbers first; every job gets one so all share one ordered set. */
 const bullPriority: Record<TaskPriority, number> = { critical: 1, high: 2, normal: 3, low: 4 };
@@ -22,8 +28,10 @@ export interface TaskQueueOptions {
 export class TaskQueue {
   readonly #queue: Queue;
   readonly #connection: Redis;
+  readonly #prefix: string;
 
   constructor(options: TaskQueueOptions) {
+    this.#prefix = options.prefix;
     // Producers fail fast instead of buffering commands while Redis is away.
     this.#connection = new Redis(options.redisUrl, {
       enableOfflineQueue: false,
@@ -50,6 +58,17 @@ export class TaskQueue {
     await this.#queue.remove(taskId);
   }
 
+  /** Tells whichever worker holds the task to abort it. */
+  async publishCancel(taskId: string): Promise<void> {
+    await this.#connection.publish(cancelChannel(this.#prefix), taskId);
+  }
+
+  /** The job's state in Redis, or undefined when there is no job for the task. */
+  async jobState(taskId: string): Promise<string | undefined> {
+    const state = await this.#queue.getJobState(taskId);
+    return state === "unknown" ? undefined : state;
+  }
+
   async close(): Promise<void> {
     await this.#queue.close();
     this.#connection.disconnect();
@@ -58,36 +77,76 @@ export class TaskQueue {
 
 export interface TaskWorkerOptions extends TaskQueueOptions {
   concurrency: number;
-  /** Runs one task; resolves when the task reached a state, throws only on infrastructure errors. */
-  run: (taskId: string, signal: AbortSignal | undefined) => Promise<void>;
+  /**
+   * How long a job's lock lasts without renewal; a worker that dies holds it
+   * this long before the job is re-delivered as stalled.
+   */
+  lockDurationMs: number;
+  /** Runs one task; resolves with what became of it, throws only on infrastructure errors. */
+  run: (taskId: string, signal: AbortSignal | undefined) => Promise<RunResult>;
   onError?: (error: Error) => void;
 }
 
 export interface TaskWorker {
   readonly worker: Worker;
-  /** Stops taking jobs, waits for running ones, then drops the connection. */
-  close(): Promise<void>;
+  /**
+   * Stops taking jobs and lets running tasks finish for up to `graceMs`;
+   * then aborts the rest, which go back to the queue. Then drops the connections.
+   */
+  close(graceMs: number): Promise<void>;
 }
 
-/** Consumer side: a BullMQ worker that hands each job's task id to `run`. */
+/**
+ * Consumer side: a BullMQ worker that hands each job's task id to `run`, and
+ * listens for cancel broadcasts so a cancel reaches whichever process holds
+ * the task.
+ */
 export function createTaskWorker(options: TaskWorkerOptions): TaskWorker {
   // Workers block on Redis and must retry forever rather than error out.
   const connection = new Redis(options.redisUrl, { maxRetriesPerRequest: null });
   const worker = new Worker(
     TASK_QUEUE_NAME,
-    async (job: Job, _token?: string, signal?: AbortSignal) => {
+    async (job: Job, token?: string, signal?: AbortSignal) => {
       const taskId = job.id;
       if (taskId === undefined) throw new UnrecoverableError("job without id");
-      await options.run(taskId, signal);
+      const result = await options.run(taskId, signal);
+      if (result.retryInMs !== undefined) {
+        // Our attempts live in Postgres; hand the job back without BullMQ counting one.
+        await job.moveToDelayed(Date.now() + result.retryInMs, token);
+        throw new DelayedError();
+      }
     },
-    { connection, prefix: options.prefix, concurrency: options.concurrency },
+    {
+      connection,
+      prefix: options.prefix,
+      concurrency: options.concurrency,
+      lockDuration: options.lockDurationMs,
+      // Postgres decides when a task has had enough attempts (WORKER_LOST counts as one).
+      maxStalledCount: 1_000,
+    },
   );
   if (options.onError) worker.on("error", options.onError);
+
+  const subscriber = new Redis(options.redisUrl, { maxRetriesPerRequest: null });
+  subscriber.on("message", (_channel: string, taskId: string) => {
+    worker.cancelJob(taskId, ABORT_CANCELLED);
+  });
+  subscriber.subscribe(cancelChannel(options.prefix)).catch((error: unknown) => {
+    options.onError?.(error instanceof Error ? error : new Error(String(error)));
+  });
+
   return {
     worker,
-    async close() {
-      await worker.close();
-      connection.disconnect();
+    async close(graceMs: number) {
+      const closing = worker.close();
+      const deadline = setTimeout(() => worker.cancelAllJobs(ABORT_SHUTDOWN), graceMs);
+      try {
+        await closing;
+      } finally {
+        clearTimeout(deadline);
+        subscriber.disconnect();
+        connection.disconnect();
+      }
     },
   };
 }

@@ -1,100 +1,212 @@
 import type { Kysely } from "kysely";
 import type { Logger } from "pino";
 import type { DB } from "../db/schema.js";
-import { claimTask, completeTask, failTask, markQueued, type TaskParamsJson } from "../db/tasks.js";
+import {
+  type AttemptEnd,
+  type AttemptMeasures,
+  claimTask,
+  endAttempt,
+  expireQueuedTask,
+  findTask,
+  markQueued,
+  releaseLostTask,
+  type TaskFailure,
+  type TaskParamsJson,
+  type TaskRow,
+} from "../db/tasks.js";
 import { ProviderError } from "../llm/errors.js";
-import type { ProviderRegistry } from "../llm/providers.js";
+import { type ProviderRegistry, UnknownModelError } from "../llm/providers.js";
+import { type BackoffOptions, retryDelayMs } from "../llm/retry.js";
+
+/** Why a job's AbortSignal fired; the queue passes these as the abort reason. */
+export const ABORT_CANCELLED = "cancelled";
+export const ABORT_SHUTDOWN = "shutdown";
+
+/** What became of one job, and whether the queue must hand it back later. */
+export interface RunResult {
+  outcome: "completed" | "failed" | "cancelled" | "retrying" | "requeued" | "dropped";
+  /** Set for `retrying` and `requeued`: deliver the job again after this long. */
+  retryInMs?: number;
+}
+
+export interface TaskRunnerOptions {
+  /** Longest one attempt may run when the task sets no timeout. */
+  defaultTimeoutMs: number;
+  backoff?: BackoffOptions;
+}
 
 export interface TaskRunnerDeps {
   db: Kysely<DB>;
   providers: ProviderRegistry;
   log: Logger;
+  options: TaskRunnerOptions;
 }
 
-/** The worker's side of a task's life: claim, call the provider, record the outcome. */
+/**
+ * The worker's side of a task's life: claim it, call the provider, and end
+ * the attempt as completed, failed, cancelled, or queued again for a retry.
+ * BullMQ only delivers jobs; every decision here is checked against
+ * PostgreSQL by guarded updates, so a duplicate delivery can never store a
+ * second result.
+ */
 export class TaskRunner {
   readonly #db: Kysely<DB>;
   readonly #providers: ProviderRegistry;
   readonly #log: Logger;
+  readonly #options: TaskRunnerOptions;
 
   constructor(deps: TaskRunnerDeps) {
     this.#db = deps.db;
     this.#providers = deps.providers;
     this.#log = deps.log;
+    this.#options = deps.options;
   }
 
-  /**
-   * The worker's path for one job. Returns without doing anything when the
-   * claim is lost: another worker has the task, or it is no longer queued.
-   */
-  async run(taskId: string, workerId: string, signal: AbortSignal | undefined): Promise<void> {
-    let task = await claimTask(this.#db, taskId, workerId);
-    if (task === undefined) {
-      // The job can reach a worker before its creator has marked the task
-      // queued. A job existing is what `queued` means, so the worker may make
-      // that step itself (or find the creator just did), then claim again.
-      await markQueued(this.#db, taskId);
-      task = await claimTask(this.#db, taskId, workerId);
+  async run(taskId: string, workerId: string, jobSignal: AbortSignal | undefined): Promise<RunResult> {
+    const task = await this.#claim(taskId, workerId);
+    if (task === undefined) return { outcome: "dropped" };
+    const log = this.#log.child({ taskId, attempt: task.attempts, requestId: task.request_id });
+    if (task.cancel_requested_at !== null) {
+      await this.#end(task, undefined, { status: "cancelled", output: "", error: cancelledError() });
+      return { outcome: "cancelled" };
     }
-    if (task === undefined) {
-      this.#log.debug({ taskId }, "claim lost; dropping job");
-      return;
-    }
-    const attempt = task.attempts;
-    const log = this.#log.child({ taskId, attempt, requestId: task.request_id });
+
+    const timeoutMs = task.timeout_ms ?? this.#options.defaultTimeoutMs;
+    const timeout = AbortSignal.timeout(timeoutMs);
+    const signal = jobSignal === undefined ? timeout : AbortSignal.any([jobSignal, timeout]);
     const started = performance.now();
+    let output = "";
     let providerName: string | undefined;
     try {
       const { provider, client, upstreamModel } = this.#providers.resolve(task.model);
       providerName = provider.name;
-      const messages = [
-        ...(task.system_prompt === ""
-          ? []
-          : [{ role: "system" as const, content: task.system_prompt }]),
-        { role: "user" as const, content: task.prompt },
-      ];
       const answer = await client.chat(
-        { model: upstreamModel, messages, ...(task.params as TaskParamsJson) },
-        { signal, requestId: task.request_id ?? undefined, stream: true },
+        { model: upstreamModel, messages: messagesOf(task), ...(task.params as TaskParamsJson) },
+        {
+          signal,
+          requestId: task.request_id ?? undefined,
+          stream: true,
+          onDelta: (text) => {
+            output += text;
+          },
+        },
       );
       const usage = answer.usage;
-      const completed = await completeTask(this.#db, {
-        taskId,
-        attempt,
-        output: answer.content,
-        latencyMs: Math.round(answer.latencyMs),
-        ttftMs: answer.ttftMs === undefined ? undefined : Math.round(answer.ttftMs),
-        promptTokens: usage?.promptTokens,
-        completionTokens: usage?.completionTokens,
-        totalTokens: usage?.totalTokens,
-        provider: provider.name,
-        responseModel: answer.responseModel,
-        costUsd: usage === undefined ? undefined : this.#providers.costUsd(task.model, usage),
-      });
-      if (completed === undefined) log.info("task left running before its result was stored");
-    } catch (error) {
-      const failure =
-        error instanceof ProviderError
-          ? { code: error.code, message: error.message, httpStatus: error.httpStatus }
-          : {
-              code: "INTERNAL",
-              message: "internal error while running the task",
-              httpStatus: undefined,
-            };
-      if (!(error instanceof ProviderError)) log.error({ err: error }, "task run failed");
-      await failTask(
-        this.#db,
+      await this.#end(
+        task,
+        { latencyMs: answer.latencyMs, ttftMs: answer.ttftMs, provider: providerName, usage },
         {
-          taskId,
-          attempt,
-          latencyMs: Math.round(performance.now() - started),
-          ttftMs: undefined,
-          promptTokens: undefined,
-          completionTokens: undefined,
-          provider: providerName,
+          status: "completed",
+          output: answer.content,
+          totalTokens: usage?.totalTokens,
+          responseModel: answer.responseModel,
+          costUsd: usage === undefined ? undefined : this.#providers.costUsd(task.model, usage),
         },
-        failure,
       );
+      return { outcome: "completed" };
+    } catch (error) {
+      const latencyMs = performance.now() - started;
+      const measures = { latencyMs, ttftMs: undefined, provider: providerName, usage: undefined };
+      if (jobSignal?.aborted && jobSignal.reason === ABORT_CANCELLED) {
+        await this.#end(task, measures, { status: "cancelled", output, error: cancelledError() });
+        return { outcome: "cancelled" };
+      }
+      if (jobSignal?.aborted && jobSignal.reason === ABORT_SHUTDOWN) {
+        const shutdown = { code: "WORKER_SHUTDOWN", message: "the worker shut down; the task went back to the queue", httpStatus: undefined };
+        await this.#end(task, measures, { status: "queued", error: shutdown, attemptOutcome: "cancelled" });
+        return { outcome: "requeued", retryInMs: 0 };
+      }
+      if (timeout.aborted) {
+        const failure = { code: "TIMEOUT", message: `the attempt ran longer than the task's timeout of ${timeoutMs} ms`, httpStatus: undefined };
+        await this.#end(task, measures, { status: "failed", error: failure });
+        return { outcome: "failed" };
+      }
+      const failure = failureOf(error);
+      if (failure.code === "INTERNAL") log.error({ err: error }, "task run failed");
+      // Output already seen cannot be unseen: a stream cut after tokens arrived is not retried.
+      const delay = output === "" && this.#attemptsLeft(task) > 0 ? retryDelayMs(error, task.attempts, this.#options.backoff) : undefined;
+      if (delay !== undefined) {
+        log.info({ code: failure.code, delayMs: delay }, "attempt failed; retrying");
+        const ended = await this.#end(task, measures, { status: "queued", error: failure, attemptOutcome: "failed" });
+        return ended?.status === "cancelled" ? { outcome: "cancelled" } : { outcome: "retrying", retryInMs: delay };
+      }
+      await this.#end(task, measures, { status: "failed", error: failure });
+      return { outcome: "failed" };
     }
   }
+
+  #attemptsLeft(task: TaskRow): number {
+    return task.max_attempts - (task.attempts - task.series_start_attempt + 1);
+  }
+
+  /**
+   * Claims the task, or finds out why it cannot: a job may arrive before its
+   * creator marked the task queued (the worker takes that step), may be a
+   * stalled job re-delivered while the task still shows the lost attempt
+   * running (that attempt is closed as WORKER_LOST), or may be stale.
+   */
+  async #claim(taskId: string, workerId: string): Promise<TaskRow | undefined> {
+    for (let round = 0; round < 3; round++) {
+      const claimed = await claimTask(this.#db, taskId, workerId);
+      if (claimed !== undefined) return claimed;
+      const current = await findTask(this.#db, taskId);
+      switch (current?.status) {
+        case "pending":
+          await markQueued(this.#db, taskId);
+          break;
+        case "queued":
+          if ((await expireQueuedTask(this.#db, taskId)) !== undefined) return undefined;
+          break;
+        case "running":
+          this.#log.warn({ taskId, attempt: current.attempts }, "job re-delivered for a running task; its worker is gone");
+          await releaseLostTask(this.#db, taskId);
+          break;
+        default:
+          return undefined;
+      }
+    }
+    return undefined;
+  }
+
+  async #end(
+    task: TaskRow,
+    measured: { latencyMs: number; ttftMs: number | undefined; provider: string | undefined; usage: { promptTokens: number; completionTokens: number } | undefined } | undefined,
+    end: AttemptEnd,
+  ): Promise<TaskRow | undefined> {
+    const measures: AttemptMeasures = {
+      taskId: task.id,
+      attempt: task.attempts,
+      latencyMs: Math.round(measured?.latencyMs ?? 0),
+      ttftMs: measured?.ttftMs === undefined ? undefined : Math.round(measured.ttftMs),
+      promptTokens: measured?.usage?.promptTokens,
+      completionTokens: measured?.usage?.completionTokens,
+      provider: measured?.provider,
+    };
+    const ended = await endAttempt(this.#db, measures, end);
+    if (ended === undefined) {
+      this.#log.info({ taskId: task.id, attempt: task.attempts }, "attempt no longer holds the task; result dropped");
+    }
+    return ended;
+  }
+}
+
+function messagesOf(task: TaskRow) {
+  return [
+    ...(task.system_prompt === "" ? [] : [{ role: "system" as const, content: task.system_prompt }]),
+    { role: "user" as const, content: task.prompt },
+  ];
+}
+
+function cancelledError(): TaskFailure {
+  return { code: "CANCELLED", message: "cancelled while running", httpStatus: undefined };
+}
+
+function failureOf(error: unknown): TaskFailure {
+  if (error instanceof ProviderError) {
+    return { code: error.code, message: error.message, httpStatus: error.httpStatus };
+  }
+  if (error instanceof UnknownModelError) {
+    return { code: "MODEL_NOT_FOUND", message: error.message, httpStatus: undefined };
+  }
+  return { code: "INTERNAL", message: "internal error while running the task", httpStatus: undefined };
 }

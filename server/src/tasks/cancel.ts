@@ -1,0 +1,43 @@
+import type { Kysely } from "kysely";
+import type { DB } from "../db/schema.js";
+import { cancelWaitingTask, findTask, requestCancel, type TaskRow } from "../db/tasks.js";
+import type { TaskQueue } from "../queue/task-queue.js";
+import { TaskNotFoundError, TaskStateError } from "./errors.js";
+
+/**
+ * CancelTask. A task not yet running ends `cancelled` at once and its job is
+ * removed; a running task gets `cancel_requested_at` and a broadcast that
+ * reaches whichever worker holds it, which aborts the provider call and ends
+ * the task `cancelled`. A finished task cannot be cancelled.
+ */
+export class TaskCanceller {
+  constructor(
+    private readonly db: Kysely<DB>,
+    private readonly queue: TaskQueue,
+  ) {}
+
+  cancel(id: string): Promise<TaskRow> {
+    return cancelTask(this.db, this.queue, id);
+  }
+}
+
+async function cancelTask(db: Kysely<DB>, queue: TaskQueue, id: string): Promise<TaskRow> {
+  const cancelled = await cancelWaitingTask(db, id);
+  if (cancelled !== undefined) {
+    // A worker that already received the job finds the task cancelled and drops it.
+    await queue.remove(id);
+    return cancelled;
+  }
+  const running = await requestCancel(db, id);
+  if (running !== undefined) {
+    await queue.publishCancel(id);
+    return running;
+  }
+  const task = await findTask(db, id);
+  if (task === undefined) throw new TaskNotFoundError(id);
+  // It may have moved between the two updates; one more round settles it.
+  if (task.status === "pending" || task.status === "queued" || task.status === "running") {
+    return cancelTask(db, queue, id);
+  }
+  throw new TaskStateError(`task ${id} is ${task.status}; only pending, queued or running tasks can be cancelled`);
+}
