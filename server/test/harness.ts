@@ -10,6 +10,8 @@ export const TEST_REDIS_URL = process.env.TEST_REDIS_URL ?? "redis://127.0.0.1:6
 export interface TestApp extends App {
   url: string;
   queuePrefix: string;
+  /** The test database, for other processes of the same test. */
+  databaseUrl: string;
 }
 
 /**
@@ -41,6 +43,7 @@ export async function startTestApp(env: Record<string, string> = {}): Promise<Te
     ...app,
     url,
     queuePrefix,
+    databaseUrl: database.url,
     async close() {
       await app.close();
       await deleteRedisKeys(queuePrefix);
@@ -77,4 +80,54 @@ export async function waitFor<T>(
       throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
     await new Promise((resolve) => setTimeout(resolve, intervalMs));
   }
+}
+
+const SERVER_MAIN = new URL("../src/main.ts", import.meta.url).pathname;
+
+export interface ChildProcessHandle {
+  readonly pid: number;
+  /** Resolves with the exit code (or signal name) once the process ended. */
+  readonly exited: Promise<number | string>;
+  kill(signal: NodeJS.Signals): void;
+}
+
+/**
+ * A real Promptline process (`worker`, `api` or `all`) started with `node
+ * --import tsx`, for crash and shutdown tests. Resolves once it says it runs.
+ */
+export async function spawnPromptline(
+  role: "worker" | "api" | "all",
+  env: Record<string, string>,
+): Promise<ChildProcessHandle> {
+  const { spawn } = await import("node:child_process");
+  const child = spawn(process.execPath, ["--import", "tsx", SERVER_MAIN, role], {
+    // tsx resolves from the server package.
+    cwd: new URL("..", import.meta.url).pathname,
+    env: { ...process.env, LOG_FORMAT: "json", LOG_LEVEL: "info", ...env },
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  const exited = new Promise<number | string>((resolve) => {
+    child.once("exit", (code, signal) => resolve(code ?? signal ?? "unknown"));
+  });
+  let output = "";
+  await new Promise<void>((resolve, reject) => {
+    const onData = (chunk: Buffer) => {
+      output += chunk.toString();
+      if (/Promptline (worker )?running/.test(output)) resolve();
+    };
+    child.stdout?.on("data", onData);
+    child.stderr?.on("data", (chunk: Buffer) => {
+      output += chunk.toString();
+    });
+    exited.then(
+      (code) =>
+        reject(
+          new Error(`promptline ${role} exited (${code}) before it ran:\n${output.slice(-2000)}`),
+        ),
+      reject,
+    );
+  });
+  const pid = child.pid;
+  if (pid === undefined) throw new Error("child has no pid");
+  return { pid, exited, kill: (signal) => child.kill(signal) };
 }

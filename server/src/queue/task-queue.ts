@@ -14,6 +14,26 @@ export function cancelChannel(prefix: string): string {
 /** BullMQ runs lower numbers first; every job gets one so all share one ordered set. */
 const bullPriority: Record<TaskPriority, number> = { critical: 1, high: 2, normal: 3, low: 4 };
 
+export interface EnqueueOptions {
+  /** Milliseconds before the job may run; unset or ≤ 0 means now. */
+  delayMs?: number;
+}
+
+/** One job of {@link TaskQueue.enqueueMany}. */
+export interface EnqueueJob extends EnqueueOptions {
+  taskId: string;
+  priority: TaskPriority;
+}
+
+function jobOptions(job: EnqueueJob) {
+  const delay = job.delayMs === undefined ? 0 : Math.max(0, Math.ceil(job.delayMs));
+  return {
+    jobId: job.taskId,
+    priority: bullPriority[job.priority],
+    ...(delay > 0 ? { delay } : {}),
+  };
+}
+
 export interface TaskQueueOptions {
   redisUrl: string;
   /** Namespaces every key, so several Promptlines (or tests) share one Redis. */
@@ -49,8 +69,55 @@ export class TaskQueue {
     await this.#queue.waitUntilReady();
   }
 
-  async enqueue(taskId: string, priority: TaskPriority): Promise<void> {
-    await this.#queue.add("run", null, { jobId: taskId, priority: bullPriority[priority] });
+  /** `delayMs` holds the job back that long (a task's future `run_at`); the task stays pending. */
+  async enqueue(
+    taskId: string,
+    priority: TaskPriority,
+    options: EnqueueOptions = {},
+  ): Promise<void> {
+    await this.#queue.add("run", null, jobOptions({ taskId, priority, ...options }));
+  }
+
+  /** Several jobs in one round trip (BullMQ `addBulk`): what a batch create enqueues. */
+  async enqueueMany(jobs: readonly EnqueueJob[]): Promise<void> {
+    if (jobs.length === 0) return;
+    await this.#queue.addBulk(
+      jobs.map((job) => ({ name: "run", data: null, opts: jobOptions(job) })),
+    );
+  }
+
+  /**
+   * Puts a task that ran before back on the queue (RetryTask). Adding a job
+   * whose id still exists is a no-op, and a finished task's job can outlive
+   * its terminal status for a moment: the worker records the outcome in
+   * Postgres before BullMQ removes the job. So a leftover finished or delayed
+   * job is removed first, and an active one (its worker just returning) is
+   * waited for, up to `settleMs`. False when it was still active then: the
+   * task has no job of its own, and the recovery sweep re-enqueues it.
+   */
+  async requeue(taskId: string, priority: TaskPriority, settleMs = 5_000): Promise<boolean> {
+    const deadline = Date.now() + settleMs;
+    do {
+      const state = await this.#queue.getJobState(taskId);
+      switch (state) {
+        case "unknown":
+          await this.enqueue(taskId, priority);
+          return true;
+        case "completed":
+        case "failed":
+        case "delayed":
+          await this.#queue.remove(taskId);
+          break;
+        case "active":
+          await new Promise((resolve) => setTimeout(resolve, 20));
+          break;
+        case "waiting":
+        case "prioritized":
+        case "waiting-children":
+          return true;
+      }
+    } while (Date.now() < deadline);
+    return false;
   }
 
   /** Removes a waiting job; a job a worker holds is not removed (cancellation handles it). */
@@ -121,6 +188,8 @@ export function createTaskWorker(options: TaskWorkerOptions): TaskWorker {
       prefix: options.prefix,
       concurrency: options.concurrency,
       lockDuration: options.lockDurationMs,
+      // Look for stalled jobs as often as a lock can expire, not BullMQ's fixed 30 s.
+      stalledInterval: options.lockDurationMs,
       // Postgres decides when a task has had enough attempts (WORKER_LOST counts as one).
       maxStalledCount: 1_000,
     },
