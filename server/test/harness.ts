@@ -18,12 +18,18 @@ export interface TestApp extends App {
  * A whole Promptline (API + worker + embedded simulator) on a free port, with
  * its own database and queue prefix; `close()` leaves nothing behind.
  */
-export async function startTestApp(env: Record<string, string> = {}): Promise<TestApp> {
+export async function startTestApp(
+  env: Record<string, string> = {},
+  options: {
+    /** Lets a test put something (a cuttable proxy) between the app and its database. */
+    rewriteDatabaseUrl?: (url: string) => string;
+  } = {},
+): Promise<TestApp> {
   const database = await createTestDatabase();
   const queuePrefix = `pt-${randomUUID().slice(0, 12)}`;
   const config = loadConfig({
     PORT: "0",
-    DATABASE_URL: database.url,
+    DATABASE_URL: options.rewriteDatabaseUrl?.(database.url) ?? database.url,
     REDIS_URL: TEST_REDIS_URL,
     QUEUE_PREFIX: queuePrefix,
     SIMULATOR: "on",

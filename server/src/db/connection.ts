@@ -55,6 +55,12 @@ export function createPostgresDb(databaseUrl: string, options: PostgresDbOptions
   });
   const onIdleConnectionError = options.onIdleConnectionError;
   pool.on("error", (error) => onIdleConnectionError?.(error));
+  // A client checked out between two statements (inside a transaction) has no
+  // pool listener; without its own, a dropped connection would crash the process.
+  // The statement in flight fails on its own; here it is only noted.
+  pool.on("connect", (client) => {
+    client.on("error", (error) => onIdleConnectionError?.(error));
+  });
   return new Kysely<DB>({ dialect: new PostgresDialect({ pool }) });
 }
 
