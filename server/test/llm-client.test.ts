@@ -5,6 +5,8 @@ import {
   type ChatOptions,
   type ChatRequest,
   createOpenAiClient,
+  DEFAULT_COMPLETION_ESTIMATE,
+  estimateTokens,
   type OpenAiClient,
 } from "../src/llm/openai-client.js";
 import { type Simulator, startSimulator } from "../src/llm/simulator.js";
@@ -360,28 +362,22 @@ describe("cancellation and timeouts", () => {
   });
 });
 
-describe("limits and models", () => {
-  it("holds a request back while maxConcurrency are in flight", async () => {
-    const limited = createOpenAiClient({ name: "limited", baseUrl: sim.url, maxConcurrency: 1 });
-    const first = new AbortController();
-    const hanging = failure(
-      limited.chat(ask("[[sim hang]]"), { stream: true, signal: first.signal }),
-    );
-    await vi.waitFor(() => expect(sim.stats().active).toBe(1));
-    const id = requestId();
-    const second = limited.chat(ask("next"), { stream: true, requestId: id });
-    const before = sim.stats().requests;
-    expect(sim.stats().recent.some((r) => r.headers["x-request-id"] === id)).toBe(false);
-    first.abort();
-    expect((await hanging).code).toBe("CANCELLED");
-    expect((await second).content).toBe("Echo: next");
-    expect(sim.stats().requests).toBe(before + 1);
-  });
-
+describe("models", () => {
   it("lists models with their context length", async () => {
     expect(await client.listModels()).toEqual([
       { id: "echo", ownedBy: "promptline-simulator", contextLength: 32_768 },
       { id: "lorem", ownedBy: "promptline-simulator", contextLength: 32_768 },
     ]);
+  });
+});
+
+describe("estimateTokens", () => {
+  it("counts prompt characters / 4, a few tokens per message, and max_tokens", () => {
+    const messages = [
+      { role: "system" as const, content: "x".repeat(40) },
+      { role: "user" as const, content: "y".repeat(41) },
+    ];
+    expect(estimateTokens({ messages, max_tokens: 100 })).toBe(21 + 8 + 100);
+    expect(estimateTokens({ messages })).toBe(21 + 8 + DEFAULT_COMPLETION_ESTIMATE);
   });
 });

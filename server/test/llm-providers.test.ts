@@ -1,5 +1,6 @@
 import { createServer, type Server } from "node:http";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import type { Permit, PermitResult } from "../src/llm/limiter.js";
 import {
   createProviderRegistry,
   NIM_BASE_URL,
@@ -198,6 +199,14 @@ describe("configuration", () => {
       ],
       "non-negative",
     ],
+    [
+      [{ name: "x", baseUrl: "http://x/v1", simulated: false, maxConcurrency: 0 }],
+      "maxConcurrency",
+    ],
+    [
+      [{ name: "x", baseUrl: "http://x/v1", simulated: false, tokensPerMinute: 1.5 }],
+      "tokensPerMinute must be a whole number above 0",
+    ],
   ])("rejects a bad configuration (%#)", (providers, message) => {
     expect(() => createProviderRegistry({ providers })).toThrow(ProviderConfigError);
     expect(() => createProviderRegistry({ providers })).toThrow(message);
@@ -294,5 +303,74 @@ describe("listModels", () => {
     await uncached.listModels();
     await uncached.listModels();
     expect(nimListings).toBe(before + 4);
+  });
+});
+
+describe("permits", () => {
+  function limited(): ProviderRegistry {
+    return createProviderRegistry({
+      providers: [
+        { name: "nim", baseUrl: nimLikeUrl, simulated: false, tokensPerMinute: 1_000 },
+        { name: "simulator", baseUrl: sim.url, simulated: true, maxConcurrency: 1 },
+        { name: "ollama", baseUrl: other.url, simulated: false },
+      ],
+    });
+  }
+
+  function granted(result: PermitResult): Permit {
+    if ("retryInMs" in result) throw new Error(`deferred for ${result.retryInMs} ms`);
+    return result;
+  }
+
+  it("defers a saturated provider's models while other providers still grant", () => {
+    const providers = limited();
+    const held = granted(providers.tryAcquire("simulator/echo"));
+    // Every model of the provider shares its limit.
+    expect(providers.tryAcquire("simulator/lorem")).toEqual({ retryInMs: expect.any(Number) });
+    for (let i = 0; i < 100; i++) granted(providers.tryAcquire("ollama/llama3.2:3b"));
+    granted(providers.tryAcquire("meta/llama-3.1-8b-instruct"));
+    held.release();
+    granted(providers.tryAcquire("simulator/lorem"));
+  });
+
+  it("counts tokens against the provider a bare NIM id resolves to", () => {
+    const providers = limited();
+    granted(providers.tryAcquire("meta/llama-3.1-8b-instruct", 800)).release(900);
+    expect(providers.tryAcquire("nim/meta/llama-3.1-8b-instruct", 200)).toHaveProperty("retryInMs");
+    granted(providers.tryAcquire("nim/meta/llama-3.1-8b-instruct", 100));
+    granted(providers.tryAcquire("simulator/echo", 1_000_000));
+  });
+
+  it("pauses only the provider of the model that was rate limited", () => {
+    const providers = limited();
+    providers.pause("simulator/echo", 30_000);
+    const deferred = providers.tryAcquire("simulator/lorem");
+    expect("retryInMs" in deferred && deferred.retryInMs).toBeGreaterThan(29_000);
+    granted(providers.tryAcquire("ollama/echo"));
+    granted(providers.tryAcquire("meta/llama-3.1-8b-instruct"));
+  });
+
+  it("gives a model no provider serves a permit that limits nothing, and ignores its pause", () => {
+    const providers = limited();
+    providers.pause("nonsense", 30_000);
+    granted(providers.tryAcquire("nonsense")).release(5);
+    granted(providers.tryAcquire("simulator/echo"));
+  });
+
+  it("lets a permitted call through at once: the client itself never waits", async () => {
+    const providers = limited();
+    const permit = granted(providers.tryAcquire("simulator/echo"));
+    const { client, upstreamModel } = providers.resolve("simulator/echo");
+    const ask = () =>
+      client.chat(
+        { model: upstreamModel, messages: [{ role: "user", content: "hi" }] },
+        {
+          stream: false,
+        },
+      );
+    // A second call past the limit is the caller's choice, and is not held back.
+    const [a, b] = await Promise.all([ask(), ask()]);
+    permit.release(a.usage?.totalTokens);
+    expect([a.content, b.content]).toEqual(["Echo: hi", "Echo: hi"]);
   });
 });

@@ -4,113 +4,231 @@ export interface LimiterOptions {
   maxConcurrency?: number | undefined;
   /** Requests started per window (a minute by default); unset means no limit. */
   requestsPerMinute?: number | undefined;
+  /** Estimated tokens (prompt and completion) of the requests started per window; unset means no limit. */
+  tokensPerMinute?: number | undefined;
   /** The rate window; only tests shorten it. */
   windowMs?: number | undefined;
+  /** Milliseconds on a monotonic clock; tests inject one, `performance.now` otherwise. */
+  now?: (() => number) | undefined;
+  /** Spreads deferred callers over their slot; tests inject one, `Math.random` otherwise. */
+  random?: (() => number) | undefined;
 }
 
-/** Hands out permission to start a request; call the returned function when it is done. */
-export interface Limiter {
+/** Permission to send one request. Release it when the request is done, however it ended. */
+export interface Permit {
   /**
-   * Resolves once a request may start, in arrival order. Rejects with the
-   * signal's reason if it aborts while waiting, so a cancelled task never
-   * holds a place in line.
+   * Frees the concurrency slot. `actualTokens` (the usage the provider
+   * reported) replaces the estimate in the tokens-per-minute window; without
+   * it the estimate stands. Releasing twice is a no-op.
    */
-  acquire(signal?: AbortSignal): Promise<() => void>;
-  /** Requests running and waiting now. */
-  stats(): { active: number; waiting: number };
+  release(actualTokens?: number): void;
 }
 
-interface Waiter {
-  resolve(release: () => void): void;
-  reject(reason: unknown): void;
-  signal: AbortSignal | undefined;
-  onAbort: () => void;
+/** No permit now: try again after `retryInMs`, when one is expected to be free. */
+export interface Deferral {
+  retryInMs: number;
+}
+
+/** What {@link Limiter.tryAcquire} answers; tell them apart with `"retryInMs" in result`. */
+export type PermitResult = Permit | Deferral;
+
+/** What a limiter holds now, for logs and metrics. */
+export interface LimiterStats {
+  active: number;
+  requestsInWindow: number;
+  tokensInWindow: number;
+  /** Zero unless {@link Limiter.pause} holds every permit back. */
+  pausedForMs: number;
 }
 
 /**
- * A FIFO limiter for concurrency and a sliding-window request rate. These
- * limits are per process: with N workers a provider sees up to N times them,
- * which is what a per-worker share of a provider's quota needs.
+ * Hands out permits without ever waiting. A worker asks before it claims a
+ * task; when the answer is a deferral it hands the job back to the queue and
+ * its slot serves another provider meanwhile, so one saturated provider
+ * cannot occupy every worker slot.
  */
-export function createLimiter(options: LimiterOptions): Limiter {
+export interface Limiter {
+  /** A permit if every limit allows one more request of `estimatedTokens` now, else when to ask again. */
+  tryAcquire(estimatedTokens?: number): PermitResult;
+  /**
+   * No permits for `ms` (capped at {@link MAX_PAUSE_MS}), e.g. a provider's
+   * `Retry-After` on a 429. A longer pause extends the current one; a
+   * shorter one does not shorten it. Requests in flight are not affected.
+   */
+  pause(ms: number): void;
+  stats(): LimiterStats;
+}
+
+/** The soonest a deferred caller is told to come back: a retry is a queue round trip. */
+export const MIN_RETRY_MS = 25;
+/** The longest pause honoured, like the retry policy's cap on `Retry-After`. */
+export const MAX_PAUSE_MS = 300_000;
+/** How far past the first free slot deferred callers are spread at most. */
+export const MAX_SPREAD_MS = 60_000;
+/** What a request is assumed to hold its slot for until some have finished. */
+export const INITIAL_HOLD_MS = 1_000;
+
+/**
+ * Concurrency, sliding-window requests and tokens per window, and pauses.
+ * These limits are per process: with N workers a provider sees up to N times
+ * them, which is what a per-worker share of a provider's quota needs.
+ *
+ * A deferral does not just say "later": callers deferred together are given
+ * successive slots, one per expected free permit (requests per minute, tokens
+ * per minute, or the observed time a request holds its slot), so a crowd of
+ * deferred jobs comes back spread out at the pace the provider accepts them,
+ * instead of all at once only for most to be deferred again.
+ */
+export function createLimiter(options: LimiterOptions = {}): Limiter {
   return new WindowLimiter(options);
+}
+
+interface Started {
+  at: number;
+  tokens: number;
+  /** False once the entry has left the window, so a late correction changes nothing. */
+  inWindow: boolean;
 }
 
 class WindowLimiter implements Limiter {
   readonly #maxConcurrency: number;
-  readonly #perWindow: number;
+  readonly #requestsPerWindow: number;
+  readonly #tokensPerWindow: number;
   readonly #windowMs: number;
-  #active = 0;
-  #starts: number[] = [];
-  #waiters: Waiter[] = [];
-  #timer: NodeJS.Timeout | undefined;
+  readonly #now: () => number;
+  readonly #random: () => number;
+  readonly #holds = new Set<{ at: number }>();
+  #window: Started[] = [];
+  #windowTokens = 0;
+  #pausedUntil = Number.NEGATIVE_INFINITY;
+  /** Where the next deferred caller's slot starts. */
+  #nextSlot = Number.NEGATIVE_INFINITY;
+  /** Moving average of how long a permit is held. */
+  #holdMs = INITIAL_HOLD_MS;
 
   constructor(options: LimiterOptions) {
     this.#maxConcurrency = positiveOrInfinity(options.maxConcurrency);
-    this.#perWindow = positiveOrInfinity(options.requestsPerMinute);
+    this.#requestsPerWindow = positiveOrInfinity(options.requestsPerMinute);
+    this.#tokensPerWindow = positiveOrInfinity(options.tokensPerMinute);
     this.#windowMs = options.windowMs ?? 60_000;
+    this.#now = options.now ?? (() => performance.now());
+    this.#random = options.random ?? Math.random;
   }
 
-  acquire(signal?: AbortSignal): Promise<() => void> {
-    if (signal?.aborted) return Promise.reject(signal.reason);
-    if (this.#waiters.length === 0 && this.#canStart()) return Promise.resolve(this.#start());
-    return new Promise((resolve, reject) => {
-      const waiter: Waiter = {
-        resolve,
-        reject,
-        signal,
-        onAbort: () => {
-          this.#waiters = this.#waiters.filter((w) => w !== waiter);
-          reject(signal?.reason);
-          this.#drain();
-        },
-      };
-      signal?.addEventListener("abort", waiter.onAbort, { once: true });
-      this.#waiters.push(waiter);
-      this.#drain();
-    });
+  tryAcquire(estimatedTokens = 0): PermitResult {
+    const tokens = Math.max(0, estimatedTokens);
+    const now = this.#now();
+    this.#prune(now);
+    const freeAt = this.#freeAt(now, tokens);
+    if (freeAt === undefined) return this.#grant(now, tokens);
+
+    const interval = Math.max(MIN_RETRY_MS, this.#slotInterval(tokens));
+    const slot = Math.min(Math.max(freeAt, this.#nextSlot), freeAt + MAX_SPREAD_MS);
+    this.#nextSlot = slot + interval;
+    const retryInMs = slot - now + this.#random() * interval;
+    return { retryInMs: Math.max(MIN_RETRY_MS, Math.ceil(retryInMs)) };
   }
 
-  stats() {
-    return { active: this.#active, waiting: this.#waiters.length };
+  pause(ms: number): void {
+    if (!(ms > 0)) return;
+    const until = this.#now() + Math.min(ms, MAX_PAUSE_MS);
+    this.#pausedUntil = Math.max(this.#pausedUntil, until);
   }
 
-  #canStart(): boolean {
-    if (this.#active >= this.#maxConcurrency) return false;
-    if (this.#perWindow === Number.POSITIVE_INFINITY) return true;
-    const horizon = performance.now() - this.#windowMs;
-    while (this.#starts.length > 0 && (this.#starts[0] ?? 0) <= horizon) this.#starts.shift();
-    return this.#starts.length < this.#perWindow;
-  }
-
-  #start(): () => void {
-    this.#active++;
-    if (this.#perWindow !== Number.POSITIVE_INFINITY) this.#starts.push(performance.now());
-    let released = false;
-    return () => {
-      if (released) return;
-      released = true;
-      this.#active--;
-      this.#drain();
+  stats(): LimiterStats {
+    const now = this.#now();
+    this.#prune(now);
+    return {
+      active: this.#holds.size,
+      requestsInWindow: this.#window.length,
+      tokensInWindow: this.#windowTokens,
+      pausedForMs: Math.max(0, this.#pausedUntil - now),
     };
   }
 
-  #drain(): void {
-    if (this.#timer !== undefined) {
-      clearTimeout(this.#timer);
-      this.#timer = undefined;
+  /** When every limit allows the request, or undefined when they do now. */
+  #freeAt(now: number, tokens: number): number | undefined {
+    let freeAt = now;
+    if (this.#pausedUntil > now) freeAt = this.#pausedUntil;
+    if (this.#holds.size >= this.#maxConcurrency) {
+      freeAt = Math.max(freeAt, this.#expectedRelease(now));
     }
-    while (this.#waiters.length > 0 && this.#canStart()) {
-      const waiter = this.#waiters.shift();
-      if (waiter === undefined) break;
-      waiter.signal?.removeEventListener("abort", waiter.onAbort);
-      waiter.resolve(this.#start());
+    if (this.#window.length >= this.#requestsPerWindow) {
+      const leaving = this.#window[this.#window.length - this.#requestsPerWindow];
+      if (leaving !== undefined) freeAt = Math.max(freeAt, leaving.at + this.#windowMs);
     }
-    const oldest = this.#starts[0];
-    if (this.#waiters.length > 0 && this.#active < this.#maxConcurrency && oldest !== undefined) {
-      const wait = Math.max(1, oldest + this.#windowMs - performance.now());
-      this.#timer = setTimeout(() => this.#drain(), wait);
+    if (this.#windowTokens > 0 && this.#windowTokens + tokens > this.#tokensPerWindow) {
+      freeAt = Math.max(freeAt, this.#tokensFreeAt(tokens));
     }
+    return freeAt > now ? freeAt : undefined;
+  }
+
+  /** The soonest a slot is expected back; a request past the usual hold time is given a little longer. */
+  #expectedRelease(now: number): number {
+    let soonest = Number.POSITIVE_INFINITY;
+    for (const hold of this.#holds) {
+      soonest = Math.min(soonest, Math.max(hold.at + this.#holdMs, now + this.#holdMs / 4));
+    }
+    return Math.max(soonest, now + MIN_RETRY_MS);
+  }
+
+  /** When enough tokens have left the window; a request larger than the whole budget waits for an empty window. */
+  #tokensFreeAt(tokens: number): number {
+    let remaining = this.#windowTokens;
+    let at = Number.NEGATIVE_INFINITY;
+    for (const started of this.#window) {
+      remaining -= started.tokens;
+      at = started.at + this.#windowMs;
+      if (remaining <= 0 || remaining + tokens <= this.#tokensPerWindow) break;
+    }
+    return at;
+  }
+
+  /** How often a permit is expected to come free under the tightest configured limit. */
+  #slotInterval(tokens: number): number {
+    let interval = 0;
+    if (Number.isFinite(this.#maxConcurrency)) interval = this.#holdMs / this.#maxConcurrency;
+    if (Number.isFinite(this.#requestsPerWindow)) {
+      interval = Math.max(interval, this.#windowMs / this.#requestsPerWindow);
+    }
+    if (Number.isFinite(this.#tokensPerWindow)) {
+      interval = Math.max(interval, (this.#windowMs * Math.max(tokens, 1)) / this.#tokensPerWindow);
+    }
+    return interval;
+  }
+
+  #grant(now: number, tokens: number): Permit {
+    const hold = { at: now };
+    this.#holds.add(hold);
+    let started: Started | undefined;
+    if (Number.isFinite(this.#requestsPerWindow) || Number.isFinite(this.#tokensPerWindow)) {
+      started = { at: now, tokens, inWindow: true };
+      this.#window.push(started);
+      this.#windowTokens += tokens;
+    }
+    return {
+      release: (actualTokens?: number) => {
+        if (!this.#holds.delete(hold)) return;
+        this.#holdMs = 0.8 * this.#holdMs + 0.2 * Math.max(0, this.#now() - hold.at);
+        if (started?.inWindow && actualTokens !== undefined && actualTokens >= 0) {
+          this.#windowTokens += actualTokens - started.tokens;
+          started.tokens = actualTokens;
+        }
+      },
+    };
+  }
+
+  #prune(now: number): void {
+    const horizon = now - this.#windowMs;
+    let gone = 0;
+    for (const started of this.#window) {
+      if (started.at > horizon) break;
+      started.inWindow = false;
+      this.#windowTokens -= started.tokens;
+      gone++;
+    }
+    if (gone > 0) this.#window = this.#window.slice(gone);
+    if (this.#window.length === 0) this.#windowTokens = 0;
   }
 }
 

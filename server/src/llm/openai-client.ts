@@ -7,7 +7,6 @@ import {
   ProviderError,
   type ProviderErrorCode,
 } from "./errors.js";
-import { createLimiter, type Limiter } from "./limiter.js";
 import { SseParser } from "./sse.js";
 
 /**
@@ -45,10 +44,6 @@ export interface OpenAiClientOptions {
   /** Extra headers for every request (e.g. an organisation header of a self-hosted gateway). */
   headers?: Record<string, string> | undefined;
   timeouts?: Partial<ClientTimeouts> | undefined;
-  /** Requests in flight at once from this process; unset means no limit. */
-  maxConcurrency?: number | undefined;
-  /** Requests started per minute from this process; unset means no limit. */
-  requestsPerMinute?: number | undefined;
 }
 
 /** A chat message as OpenAI-compatible servers take it. */
@@ -99,10 +94,27 @@ export interface ChatResult {
   usage: TokenUsage | undefined;
   /** `stop`, `length`, … as the provider reported it. */
   finishReason: string | undefined;
-  /** From sending the request to the end of the answer; time spent waiting for a limiter slot is excluded. */
+  /** From sending the request to the end of the answer. */
   latencyMs: number;
   /** From sending the request to the first generated token; streaming only. */
   ttftMs: number | undefined;
+}
+
+/** What a request is assumed to generate when it sets no `max_tokens`. */
+export const DEFAULT_COMPLETION_ESTIMATE = 1_024;
+
+/**
+ * A cheap upper-end guess of the tokens a request will use, for a
+ * tokens-per-minute limit before the provider reports real usage: about four
+ * characters per prompt token, a few per message for the chat template, and
+ * `max_tokens` (or {@link DEFAULT_COMPLETION_ESTIMATE}) for the answer, the
+ * way providers themselves count a request against such a limit.
+ */
+export function estimateTokens(request: Pick<ChatRequest, "messages" | "max_tokens">): number {
+  let chars = 0;
+  for (const message of request.messages) chars += message.content.length;
+  const completion = request.max_tokens ?? DEFAULT_COMPLETION_ESTIMATE;
+  return Math.ceil(chars / 4) + 4 * request.messages.length + completion;
 }
 
 /** A model as a provider's `/v1/models` describes it. */
@@ -128,7 +140,11 @@ export interface ListModelsOptions {
   timeoutMs?: number | undefined;
 }
 
-/** Builds the client for one provider; its limits are shared by every call made through it. */
+/**
+ * Builds the client for one provider. It sends whatever it is asked to at
+ * once: the provider's limits are the registry's, and the caller takes a
+ * permit before it takes a task, so no worker slot waits inside a call.
+ */
 export function createOpenAiClient(options: OpenAiClientOptions): OpenAiClient {
   return new HttpOpenAiClient(options);
 }
@@ -140,7 +156,6 @@ class HttpOpenAiClient implements OpenAiClient {
   readonly baseUrl: string;
   readonly #timeouts: ClientTimeouts;
   readonly #headers: Record<string, string>;
-  readonly #limiter: Limiter | undefined;
 
   constructor(options: OpenAiClientOptions) {
     this.name = options.name;
@@ -149,19 +164,6 @@ class HttpOpenAiClient implements OpenAiClient {
     this.#headers = { "user-agent": "promptline", ...options.headers };
     if (options.apiKey !== undefined && options.apiKey !== "") {
       this.#headers.authorization = `Bearer ${options.apiKey}`;
-    }
-    this.#limiter =
-      options.maxConcurrency !== undefined || options.requestsPerMinute !== undefined
-        ? createLimiter(options)
-        : undefined;
-  }
-
-  async chat(request: ChatRequest, options: ChatOptions): Promise<ChatResult> {
-    const release = await this.#acquire(options.signal);
-    try {
-      return await this.#chat(request, options);
-    } finally {
-      release();
     }
   }
 
@@ -194,16 +196,7 @@ class HttpOpenAiClient implements OpenAiClient {
     }
   }
 
-  async #acquire(signal: AbortSignal | undefined): Promise<() => void> {
-    if (this.#limiter === undefined) return () => {};
-    try {
-      return await this.#limiter.acquire(signal);
-    } catch (error) {
-      throw callerAbortError(this.name, signal?.reason ?? error);
-    }
-  }
-
-  async #chat(request: ChatRequest, options: ChatOptions): Promise<ChatResult> {
+  async chat(request: ChatRequest, options: ChatOptions): Promise<ChatResult> {
     const call = new Call(this.name, this.baseUrl, options.signal);
     const t = this.#timeouts;
     try {

@@ -1,4 +1,5 @@
 import { ProviderError } from "./errors.js";
+import { createLimiter, type Limiter, type Permit, type PermitResult } from "./limiter.js";
 import {
   type ClientTimeouts,
   createOpenAiClient,
@@ -49,10 +50,12 @@ export interface ProviderConfig {
   simulated: boolean;
   /** Prices by the provider's own model id; the simulator's fake prices are the default for kind simulator. */
   pricing?: Record<string, ModelPrice> | undefined;
-  /** Requests in flight at once from this process. */
+  /** Requests in flight at once from this process; unset means no limit. */
   maxConcurrency?: number | undefined;
-  /** Requests started per minute from this process. */
+  /** Requests started per minute from this process; unset means no limit. */
   requestsPerMinute?: number | undefined;
+  /** Estimated tokens (prompt and completion) started per minute from this process; unset means no limit. */
+  tokensPerMinute?: number | undefined;
   timeouts?: Partial<ClientTimeouts> | undefined;
 }
 
@@ -125,6 +128,22 @@ export interface ProviderRegistry {
   listModels(options?: { refresh?: boolean }): Promise<ModelCatalog>;
   /** Cost of a call in USD from the model's price; undefined when the model has no price. */
   costUsd(modelId: string, usage: TokenUsage): number | undefined;
+  /**
+   * Asks the model's provider for a permit to send one request, without
+   * waiting: a worker asks before it claims a task and, when told
+   * `retryInMs`, hands the job back so its slot can serve other providers.
+   * `estimatedTokens` (`estimateTokens` of the request) counts against the
+   * provider's tokens-per-minute limit. The permit must be released when the
+   * call is done. A model id no provider serves gets a permit that limits
+   * nothing: there is nobody to protect, and resolving it fails anyway.
+   */
+  tryAcquire(modelId: string, estimatedTokens?: number): PermitResult;
+  /**
+   * Holds back every permit of the model's provider for `ms` (a 429's
+   * `Retry-After`), so one rate limit costs one attempt instead of an attempt
+   * of every task queued for that provider. Never shortens a pause.
+   */
+  pause(modelId: string, ms: number): void;
 }
 
 /** A model id no configured provider serves; the API answers InvalidArgument on the `model` field. */
@@ -150,7 +169,10 @@ const NAME = /^[A-Za-z0-9][A-Za-z0-9._-]*$/;
 interface Provider {
   info: ProviderInfo;
   client: OpenAiClient;
+  limiter: Limiter;
 }
+
+const UNLIMITED: Permit = { release: () => {} };
 
 interface Listing {
   expiresAt: number;
@@ -203,18 +225,27 @@ function buildProvider(config: ProviderConfig): Provider {
       throw new ProviderConfigError(`provider ${name}: price of ${model} must be non-negative`);
     }
   }
+  for (const key of ["maxConcurrency", "requestsPerMinute", "tokensPerMinute"] as const) {
+    const limit = config[key];
+    if (limit !== undefined && !(Number.isSafeInteger(limit) && limit > 0)) {
+      throw new ProviderConfigError(`provider ${name}: ${key} must be a whole number above 0`);
+    }
+  }
   const client = createOpenAiClient({
     name,
     baseUrl,
     apiKey: config.apiKey,
     headers: config.headers,
     timeouts: config.timeouts,
-    maxConcurrency: config.maxConcurrency,
-    requestsPerMinute: config.requestsPerMinute,
   });
   return {
     info: { name, kind, baseUrl: client.baseUrl, simulated: config.simulated, pricing },
     client,
+    limiter: createLimiter({
+      maxConcurrency: config.maxConcurrency,
+      requestsPerMinute: config.requestsPerMinute,
+      tokensPerMinute: config.tokensPerMinute,
+    }),
   };
 }
 
@@ -251,6 +282,15 @@ class Registry implements ProviderRegistry {
     );
   }
 
+  tryAcquire(modelId: string, estimatedTokens?: number): PermitResult {
+    const provider = this.#providerOf(modelId);
+    return provider === undefined ? UNLIMITED : provider.limiter.tryAcquire(estimatedTokens);
+  }
+
+  pause(modelId: string, ms: number): void {
+    this.#providerOf(modelId)?.limiter.pause(ms);
+  }
+
   async listModels(options: { refresh?: boolean } = {}): Promise<ModelCatalog> {
     const catalog: ModelCatalog = { models: [], failures: [] };
     const providers = [...this.#byName.values()];
@@ -265,6 +305,11 @@ class Registry implements ProviderRegistry {
       else catalog.models.push(...result);
     });
     return catalog;
+  }
+
+  #providerOf(modelId: string): Provider | undefined {
+    const found = this.#lookup(modelId);
+    return found === undefined ? undefined : this.#byName.get(found.provider.name);
   }
 
   #lookup(modelId: string): ResolvedModel | undefined {

@@ -15,8 +15,10 @@ import {
   type TaskRow,
 } from "../db/tasks.js";
 import { ProviderError } from "../llm/errors.js";
+import { estimateTokens } from "../llm/openai-client.js";
 import { type ProviderRegistry, UnknownModelError } from "../llm/providers.js";
 import { type BackoffOptions, retryDelayMs } from "../llm/retry.js";
+import { isTerminal } from "./status.js";
 
 /** Why a job's AbortSignal fired; the queue passes these as the abort reason. */
 export const ABORT_CANCELLED = "cancelled";
@@ -24,8 +26,11 @@ export const ABORT_SHUTDOWN = "shutdown";
 
 /** What became of one job, and whether the queue must hand it back later. */
 export interface RunResult {
-  outcome: "completed" | "failed" | "cancelled" | "retrying" | "requeued" | "dropped";
-  /** Set for `retrying` and `requeued`: deliver the job again after this long. */
+  outcome: "completed" | "failed" | "cancelled" | "retrying" | "requeued" | "deferred" | "dropped";
+  /**
+   * Set for `retrying`, `requeued` and `deferred` (the provider had no free
+   * permit; no attempt was used): deliver the job again after this long.
+   */
   retryInMs?: number;
 }
 
@@ -62,13 +67,46 @@ export class TaskRunner {
     this.#options = deps.options;
   }
 
-  async run(taskId: string, workerId: string, jobSignal: AbortSignal | undefined): Promise<RunResult> {
+  async run(
+    taskId: string,
+    workerId: string,
+    jobSignal: AbortSignal | undefined,
+  ): Promise<RunResult> {
+    // Look before claiming: a finished task's job is dropped, and the provider's
+    // limits are asked first, so a saturated provider hands the job back
+    // instead of holding a worker slot that tasks for other providers need.
+    const before = await findTask(this.#db, taskId);
+    if (before === undefined || isTerminal(before.status)) return { outcome: "dropped" };
+    const permit = this.#providers.tryAcquire(
+      before.model,
+      estimateTokens({ messages: messagesOf(before), max_tokens: paramsOf(before).max_tokens }),
+    );
+    if ("retryInMs" in permit) return { outcome: "deferred", retryInMs: permit.retryInMs };
+    let usedTokens: number | undefined;
+    try {
+      const result = await this.#claimAndRun(taskId, workerId, jobSignal);
+      usedTokens = result.usedTokens;
+      return result.result;
+    } finally {
+      permit.release(usedTokens);
+    }
+  }
+
+  async #claimAndRun(
+    taskId: string,
+    workerId: string,
+    jobSignal: AbortSignal | undefined,
+  ): Promise<{ result: RunResult; usedTokens?: number }> {
     const task = await this.#claim(taskId, workerId);
-    if (task === undefined) return { outcome: "dropped" };
+    if (task === undefined) return { result: { outcome: "dropped" } };
     const log = this.#log.child({ taskId, attempt: task.attempts, requestId: task.request_id });
     if (task.cancel_requested_at !== null) {
-      await this.#end(task, undefined, { status: "cancelled", output: "", error: cancelledError() });
-      return { outcome: "cancelled" };
+      await this.#end(task, undefined, {
+        status: "cancelled",
+        output: "",
+        error: cancelledError(),
+      });
+      return { result: { outcome: "cancelled" } };
     }
 
     const timeoutMs = task.timeout_ms ?? this.#options.defaultTimeoutMs;
@@ -81,7 +119,7 @@ export class TaskRunner {
       const { provider, client, upstreamModel } = this.#providers.resolve(task.model);
       providerName = provider.name;
       const answer = await client.chat(
-        { model: upstreamModel, messages: messagesOf(task), ...(task.params as TaskParamsJson) },
+        { model: upstreamModel, messages: messagesOf(task), ...paramsOf(task) },
         {
           signal,
           requestId: task.request_id ?? undefined,
@@ -103,35 +141,64 @@ export class TaskRunner {
           costUsd: usage === undefined ? undefined : this.#providers.costUsd(task.model, usage),
         },
       );
-      return { outcome: "completed" };
+      return { result: { outcome: "completed" }, usedTokens: usage?.totalTokens };
     } catch (error) {
       const latencyMs = performance.now() - started;
       const measures = { latencyMs, ttftMs: undefined, provider: providerName, usage: undefined };
       if (jobSignal?.aborted && jobSignal.reason === ABORT_CANCELLED) {
         await this.#end(task, measures, { status: "cancelled", output, error: cancelledError() });
-        return { outcome: "cancelled" };
+        return { result: { outcome: "cancelled" } };
       }
       if (jobSignal?.aborted && jobSignal.reason === ABORT_SHUTDOWN) {
-        const shutdown = { code: "WORKER_SHUTDOWN", message: "the worker shut down; the task went back to the queue", httpStatus: undefined };
-        await this.#end(task, measures, { status: "queued", error: shutdown, attemptOutcome: "cancelled" });
-        return { outcome: "requeued", retryInMs: 0 };
+        const shutdown = {
+          code: "WORKER_SHUTDOWN",
+          message: "the worker shut down; the task went back to the queue",
+          httpStatus: undefined,
+        };
+        await this.#end(task, measures, {
+          status: "queued",
+          error: shutdown,
+          attemptOutcome: "cancelled",
+        });
+        return { result: { outcome: "requeued", retryInMs: 0 } };
       }
       if (timeout.aborted) {
-        const failure = { code: "TIMEOUT", message: `the attempt ran longer than the task's timeout of ${timeoutMs} ms`, httpStatus: undefined };
+        const failure = {
+          code: "TIMEOUT",
+          message: `the attempt ran longer than the task's timeout of ${timeoutMs} ms`,
+          httpStatus: undefined,
+        };
         await this.#end(task, measures, { status: "failed", error: failure });
-        return { outcome: "failed" };
+        return { result: { outcome: "failed" } };
       }
       const failure = failureOf(error);
       if (failure.code === "INTERNAL") log.error({ err: error }, "task run failed");
       // Output already seen cannot be unseen: a stream cut after tokens arrived is not retried.
-      const delay = output === "" && this.#attemptsLeft(task) > 0 ? retryDelayMs(error, task.attempts, this.#options.backoff) : undefined;
+      const delay =
+        output === "" && this.#attemptsLeft(task) > 0
+          ? retryDelayMs(error, task.attempts, this.#options.backoff)
+          : undefined;
+      if (
+        error instanceof ProviderError &&
+        (error.retryAfterMs !== undefined || error.code === "PROVIDER_RATE_LIMITED")
+      ) {
+        // The provider said "wait": hold back its other tasks too, rather than
+        // let each of them spend an attempt learning the same thing.
+        this.#providers.pause(task.model, error.retryAfterMs ?? delay ?? 0);
+      }
       if (delay !== undefined) {
         log.info({ code: failure.code, delayMs: delay }, "attempt failed; retrying");
-        const ended = await this.#end(task, measures, { status: "queued", error: failure, attemptOutcome: "failed" });
-        return ended?.status === "cancelled" ? { outcome: "cancelled" } : { outcome: "retrying", retryInMs: delay };
+        const ended = await this.#end(task, measures, {
+          status: "queued",
+          error: failure,
+          attemptOutcome: "failed",
+        });
+        return ended?.status === "cancelled"
+          ? { result: { outcome: "cancelled" } }
+          : { result: { outcome: "retrying", retryInMs: delay } };
       }
       await this.#end(task, measures, { status: "failed", error: failure });
-      return { outcome: "failed" };
+      return { result: { outcome: "failed" } };
     }
   }
 
@@ -158,7 +225,10 @@ export class TaskRunner {
           if ((await expireQueuedTask(this.#db, taskId)) !== undefined) return undefined;
           break;
         case "running":
-          this.#log.warn({ taskId, attempt: current.attempts }, "job re-delivered for a running task; its worker is gone");
+          this.#log.warn(
+            { taskId, attempt: current.attempts },
+            "job re-delivered for a running task; its worker is gone",
+          );
           await releaseLostTask(this.#db, taskId);
           break;
         default:
@@ -170,7 +240,14 @@ export class TaskRunner {
 
   async #end(
     task: TaskRow,
-    measured: { latencyMs: number; ttftMs: number | undefined; provider: string | undefined; usage: { promptTokens: number; completionTokens: number } | undefined } | undefined,
+    measured:
+      | {
+          latencyMs: number;
+          ttftMs: number | undefined;
+          provider: string | undefined;
+          usage: { promptTokens: number; completionTokens: number } | undefined;
+        }
+      | undefined,
     end: AttemptEnd,
   ): Promise<TaskRow | undefined> {
     const measures: AttemptMeasures = {
@@ -184,17 +261,26 @@ export class TaskRunner {
     };
     const ended = await endAttempt(this.#db, measures, end);
     if (ended === undefined) {
-      this.#log.info({ taskId: task.id, attempt: task.attempts }, "attempt no longer holds the task; result dropped");
+      this.#log.info(
+        { taskId: task.id, attempt: task.attempts },
+        "attempt no longer holds the task; result dropped",
+      );
     }
     return ended;
   }
 }
 
-function messagesOf(task: TaskRow) {
+function messagesOf(task: Pick<TaskRow, "system_prompt" | "prompt">) {
   return [
-    ...(task.system_prompt === "" ? [] : [{ role: "system" as const, content: task.system_prompt }]),
+    ...(task.system_prompt === ""
+      ? []
+      : [{ role: "system" as const, content: task.system_prompt }]),
     { role: "user" as const, content: task.prompt },
   ];
+}
+
+function paramsOf(task: Pick<TaskRow, "params">): TaskParamsJson {
+  return task.params as TaskParamsJson;
 }
 
 function cancelledError(): TaskFailure {
@@ -208,5 +294,9 @@ function failureOf(error: unknown): TaskFailure {
   if (error instanceof UnknownModelError) {
     return { code: "MODEL_NOT_FOUND", message: error.message, httpStatus: undefined };
   }
-  return { code: "INTERNAL", message: "internal error while running the task", httpStatus: undefined };
+  return {
+    code: "INTERNAL",
+    message: "internal error while running the task",
+    httpStatus: undefined,
+  };
 }
