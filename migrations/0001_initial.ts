@@ -90,6 +90,10 @@ const statements: RawBuilder<unknown>[] = [
   sql`
     create index tasks_active_idx on tasks (status, updated_at) where status in ('queued', 'running')
   `,
+  // Queue stats read the last hour of finished tasks; retention deletes the oldest.
+  sql`
+    create index tasks_completed_at_idx on tasks (completed_at) where completed_at is not null
+  `,
   sql`
     create index tasks_parent_task_id_idx on tasks (parent_task_id)
   `,

@@ -2,10 +2,11 @@ import { hostname } from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { connectNodeAdapter } from "@connectrpc/connect-node";
-import { TaskService } from "@promptline/proto";
+import { AdminService, TaskService } from "@promptline/proto";
 import { type Kysely, sql } from "kysely";
 import type { Logger } from "pino";
 import { v7 as uuidv7 } from "uuid";
+import { AdminServiceHandler } from "./api/admin-service.js";
 import { type ApiServer, startApiServer } from "./api/http-server.js";
 import { errorInterceptor, requestIdInterceptor } from "./api/interceptors.js";
 import { TaskServiceHandler } from "./api/task-service.js";
@@ -15,11 +16,16 @@ import { migrateToLatest } from "./db/migrate.js";
 import type { DB } from "./db/schema.js";
 import { createProviderRegistry, type ProviderConfig } from "./llm/providers.js";
 import { startSimulator } from "./llm/simulator.js";
+import { startMaintenance } from "./queue/maintenance.js";
+import { QueueInspector } from "./queue/queue-stats.js";
 import { redisAnswers, resolveRedis } from "./queue/redis.js";
 import { createTaskWorker, TaskQueue } from "./queue/task-queue.js";
+import { WorkerRegistry } from "./queue/worker-registry.js";
 import { TaskCanceller } from "./tasks/cancel.js";
 import { TaskLifecycle } from "./tasks/lifecycle.js";
+import { Operations } from "./tasks/operations.js";
 import { RecoverySweep } from "./tasks/recovery.js";
+import { RETENTION_EVERY_MS, Retention } from "./tasks/retention.js";
 import { TaskRunner } from "./tasks/runner.js";
 
 /** A running Promptline process (api, worker or both) and how to stop it. */
@@ -80,7 +86,9 @@ export async function startApp(config: Config, log: Logger): Promise<App> {
         simulated: true,
       });
     }
-    const providers = createProviderRegistry({ providers: providerConfigs });
+    const providers = createProviderRegistry({
+      providers: providerConfigs.map((p) => ({ ...p, ...config.providerLimits[p.name] })),
+    });
 
     const queue = new TaskQueue({ redisUrl: redis.url, prefix: config.queuePrefix });
     closers.push(() => queue.close());
@@ -97,16 +105,28 @@ export async function startApp(config: Config, log: Logger): Promise<App> {
     recovery.start();
     closers.push(() => recovery.stop());
 
+    const retention = new Retention({ db, log });
+
     let server: ApiServer | undefined;
     if (config.role !== "worker") {
-      const handler = new TaskServiceHandler(tasks, providers, new TaskCanceller(db, queue));
+      const inspector = new QueueInspector({ redisUrl: redis.url, prefix: config.queuePrefix });
+      closers.push(() => inspector.close());
+      await inspector.ready();
+      const ops = new Operations({ db, queue: inspector, retention });
+      const admin = new AdminServiceHandler(ops);
+      const handler = new TaskServiceHandler({
+        tasks,
+        providers,
+        canceller: new TaskCanceller(db, queue),
+        ops,
+      });
       server = await startApiServer({
         host: config.host,
         port: config.port,
         webDist: config.webDist ?? defaultWebDist,
         rpcHandler: (fallback) =>
           connectNodeAdapter({
-            routes: (router) => router.service(TaskService, handler),
+            routes: (router) => router.service(TaskService, handler).service(AdminService, admin),
             interceptors: [requestIdInterceptor(), errorInterceptor(log)],
             fallback,
           }),
@@ -127,16 +147,38 @@ export async function startApp(config: Config, log: Logger): Promise<App> {
         log,
         options: { defaultTimeoutMs: config.taskTimeoutMs, backoff: config.retry },
       });
+      const registry = new WorkerRegistry({
+        redisUrl: redis.url,
+        prefix: config.queuePrefix,
+        id: workerId,
+        concurrency: config.workerConcurrency,
+        onError: (err) => log.warn({ err }, "worker heartbeat not written"),
+      });
+      // Deregistered after the worker has drained (closers run in reverse).
+      closers.push(() => registry.stop());
+      await registry.start();
       const worker = createTaskWorker({
         redisUrl: redis.url,
         prefix: config.queuePrefix,
         concurrency: config.workerConcurrency,
         lockDurationMs: config.workerLockMs,
-        run: (taskId, signal) => runner.run(taskId, workerId, signal),
+        run: registry.track((taskId, signal) => runner.run(taskId, workerId, signal)),
         onError: (err) => log.error({ err }, "worker error"),
       });
       // Closed first on shutdown (closers run in reverse), so nothing new starts.
       closers.push(() => worker.close(config.shutdownGraceMs));
+
+      const retentionDays = config.retentionDays;
+      const maintenance = await startMaintenance({
+        redisUrl: redis.url,
+        prefix: config.queuePrefix,
+        retention:
+          retentionDays === undefined
+            ? undefined
+            : { everyMs: RETENTION_EVERY_MS, run: () => retention.run(retentionDays) },
+        onError: (err) => log.error({ err }, "maintenance job failed"),
+      });
+      closers.push(() => maintenance.close());
     }
 
     const host = config.host.includes(":") ? `[${config.host}]` : config.host;

@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { RETENTION_DAYS } from "./tasks/retention.js";
 
 /** Which parts of Promptline a process runs. `all` is the default of `pnpm start`. */
 export type ProcessRole = "all" | "api" | "worker";
@@ -41,6 +42,88 @@ const integer = (min: number, max: number, fallback: number) =>
       .max(max, { message: `must be a whole number from ${min} to ${max}` }),
   );
 
+/** Unset or empty is undefined: the feature it sizes is off. */
+const optionalInteger = (min: number, max: number) => {
+  const message = `must be a whole number from ${min} to ${max}`;
+  return z.preprocess(
+    (v) => (v === undefined || v === "" ? undefined : Number(v)),
+    z.number({ message }).int({ message }).min(min, { message }).max(max, { message }).optional(),
+  );
+};
+
+/** Requests one process may send a provider; unset means no limit. */
+export interface ProviderLimits {
+  maxConcurrency?: number;
+  requestsPerMinute?: number;
+  tokensPerMinute?: number;
+}
+
+/** The providers this configuration can turn on, so a limit for a misspelt one is caught. */
+const LIMITED_PROVIDERS = ["nim", "simulator"];
+const LIMIT_KEYS = {
+  concurrency: "maxConcurrency",
+  rpm: "requestsPerMinute",
+  tpm: "tokensPerMinute",
+} as const;
+
+/** `nim:concurrency=8,rpm=600,tpm=200000;simulator:concurrency=64`; each bad part is one problem. */
+const providerLimits = z
+  .string()
+  .optional()
+  .transform((value, ctx) => {
+    const limits: Record<string, ProviderLimits> = {};
+    for (const part of (value ?? "").split(";")) {
+      const entry = part.trim();
+      if (entry === "") continue;
+      const problem = parseProviderLimits(entry, limits);
+      if (problem === undefined) continue;
+      const message = `${JSON.stringify(entry)}: ${problem}`;
+      ctx.issues.push({ code: "custom", message, input: value });
+    }
+    return limits;
+  });
+
+/** Adds one `provider:key=value,…` entry to `limits`, or says what is wrong with it. */
+function parseProviderLimits(
+  entry: string,
+  limits: Record<string, ProviderLimits>,
+): string | undefined {
+  const [head = "", list = ""] = splitOnce(entry, ":");
+  const name = head.trim();
+  if (!LIMITED_PROVIDERS.includes(name)) {
+    return `unknown provider ${JSON.stringify(name)} (one of ${LIMITED_PROVIDERS.join(", ")})`;
+  }
+  if (Object.hasOwn(limits, name)) return `${name} is given twice`;
+  const items = list.split(",").map((item) => item.trim());
+  if (items.every((item) => item === "")) return `give limits, e.g. ${name}:concurrency=8`;
+  const parsed: ProviderLimits = {};
+  for (const item of items) {
+    const [key = "", number = ""] = splitOnce(item, "=").map((piece) => piece.trim());
+    if (!isLimitKey(key)) {
+      return `unknown limit ${JSON.stringify(key)} (one of ${Object.keys(LIMIT_KEYS).join(", ")})`;
+    }
+    const field = LIMIT_KEYS[key];
+    if (parsed[field] !== undefined) return `${key} is given twice`;
+    const limit = Number(number);
+    if (!/^\d+$/.test(number) || !Number.isSafeInteger(limit) || limit < 1) {
+      return `${key} must be a whole number above 0`;
+    }
+    parsed[field] = limit;
+  }
+  limits[name] = parsed;
+  return undefined;
+}
+
+function isLimitKey(key: string): key is keyof typeof LIMIT_KEYS {
+  return Object.hasOwn(LIMIT_KEYS, key);
+}
+
+/** `[before, after]` the first `separator`, or `[text]` without one. */
+function splitOnce(text: string, separator: string): string[] {
+  const at = text.indexOf(separator);
+  return at < 0 ? [text] : [text.slice(0, at), text.slice(at + separator.length)];
+}
+
 const envSchema = z.object({
   PROMPTLINE_ROLE: z
     .enum(["all", "api", "worker"], { message: "must be one of all, api, worker" })
@@ -68,6 +151,8 @@ const envSchema = z.object({
   RETRY_BASE_MS: integer(1, 3_600_000, 1_000),
   RETRY_MAX_MS: integer(1, 3_600_000, 60_000),
   RECOVERY_INTERVAL_MS: integer(100, 3_600_000, 5_000),
+  RETENTION_DAYS: optionalInteger(RETENTION_DAYS.min, RETENTION_DAYS.max),
+  PROVIDER_LIMITS: providerLimits,
   LOG_LEVEL: z
     .enum(logLevels, { message: `must be one of ${logLevels.join(", ")}` })
     .default("info"),
@@ -92,6 +177,8 @@ export interface Config {
   nim: { baseUrl: string; apiKey: string | undefined } | undefined;
   simulator: { mode: "embedded" } | { mode: "external"; baseUrl: string } | undefined;
   workerConcurrency: number;
+  /** Per provider name (`nim`, `simulator`): what one process may send it; a provider not named is unlimited. */
+  providerLimits: Record<string, ProviderLimits>;
   /** Longest one attempt may run when a task sets no timeout. */
   taskTimeoutMs: number;
   /** A dead worker's jobs are re-delivered after this long. */
@@ -102,6 +189,8 @@ export interface Config {
   retry: { baseMs: number; maxMs: number };
   /** How often the recovery sweep looks for tasks a crash left behind. */
   recoveryIntervalMs: number;
+  /** Completed tasks older than this many days are deleted hourly; unset = kept forever. */
+  retentionDays: number | undefined;
   /** format undefined: pretty on a terminal, JSON otherwise (decided by main). */
   log: { level: (typeof logLevels)[number]; format: "json" | "pretty" | undefined };
   /** The built web UI to serve; unset means web/dist of this checkout. */
@@ -169,11 +258,13 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
     nim,
     simulator,
     workerConcurrency: e.WORKER_CONCURRENCY,
+    providerLimits: e.PROVIDER_LIMITS,
     taskTimeoutMs: e.TASK_TIMEOUT_MS,
     workerLockMs: e.WORKER_LOCK_MS,
     shutdownGraceMs: e.SHUTDOWN_GRACE_MS,
     retry: { baseMs: e.RETRY_BASE_MS, maxMs: e.RETRY_MAX_MS },
     recoveryIntervalMs: e.RECOVERY_INTERVAL_MS,
+    retentionDays: e.RETENTION_DAYS,
     log: { level: e.LOG_LEVEL, format: e.LOG_FORMAT },
     webDist: e.WEB_DIST,
   };

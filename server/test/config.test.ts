@@ -78,4 +78,50 @@ describe("loadConfig", () => {
       port: 8080,
     });
   });
+
+  it("turns retention on with RETENTION_DAYS from 1 to 3650, off when unset", () => {
+    expect(loadConfig({}).retentionDays).toBeUndefined();
+    expect(loadConfig({ RETENTION_DAYS: "" }).retentionDays).toBeUndefined();
+    expect(loadConfig({ RETENTION_DAYS: "30" }).retentionDays).toBe(30);
+    expect(loadConfig({ RETENTION_DAYS: "3650" }).retentionDays).toBe(3650);
+    for (const bad of ["0", "3651", "-5", "1.5", "thirty"]) {
+      expect(problems({ RETENTION_DAYS: bad })).toEqual([
+        "RETENTION_DAYS: must be a whole number from 1 to 3650",
+      ]);
+    }
+  });
+
+  it("reads PROVIDER_LIMITS per provider, unlimited when unset", () => {
+    expect(loadConfig({}).providerLimits).toEqual({});
+    expect(loadConfig({ PROVIDER_LIMITS: " " }).providerLimits).toEqual({});
+    expect(
+      loadConfig({
+        PROVIDER_LIMITS: "nim:concurrency=8,rpm=600,tpm=200000; simulator: concurrency = 64 ;",
+      }).providerLimits,
+    ).toEqual({
+      nim: { maxConcurrency: 8, requestsPerMinute: 600, tokensPerMinute: 200_000 },
+      simulator: { maxConcurrency: 64 },
+    });
+  });
+
+  it.each([
+    ["ollama:rpm=2", '"ollama:rpm=2": unknown provider "ollama" (one of nim, simulator)'],
+    ["nim:conc=8", '"nim:conc=8": unknown limit "conc" (one of concurrency, rpm, tpm)'],
+    ["nim:rpm=0", '"nim:rpm=0": rpm must be a whole number above 0'],
+    ["nim:tpm=-5", '"nim:tpm=-5": tpm must be a whole number above 0'],
+    ["nim:concurrency=1.5", '"nim:concurrency=1.5": concurrency must be a whole number above 0'],
+    ["nim:rpm", '"nim:rpm": rpm must be a whole number above 0'],
+    ["nim:rpm=5,rpm=6", '"nim:rpm=5,rpm=6": rpm is given twice'],
+    ["nim", '"nim": give limits, e.g. nim:concurrency=8'],
+    ["nim:rpm=5;nim:tpm=9", '"nim:tpm=9": nim is given twice'],
+  ])("refuses PROVIDER_LIMITS=%j naming the offending part", (value, message) => {
+    expect(problems({ PROVIDER_LIMITS: value })).toEqual([`PROVIDER_LIMITS: ${message}`]);
+  });
+
+  it("reports every bad PROVIDER_LIMITS part at once", () => {
+    expect(problems({ PROVIDER_LIMITS: "nim:rpm=0;simulator:concurrency=4;vllm:rpm=1" })).toEqual([
+      'PROVIDER_LIMITS: "nim:rpm=0": rpm must be a whole number above 0',
+      'PROVIDER_LIMITS: "vllm:rpm=1": unknown provider "vllm" (one of nim, simulator)',
+    ]);
+  });
 });

@@ -200,15 +200,14 @@ describe("cancellation and priorities (one worker slot)", () => {
     });
     const done = await settled(client, critical?.id ?? "");
     await settled(client, blocker?.id ?? "");
-    const created = done.createdAt;
-    const started = done.startedAt;
-    expect(created && started).toBeTruthy();
+    // Once the critical task is queued, at most the one low job a worker had
+    // already taken may start before it; no other low task may.
     const { rows } = await sql<{ n: number }>`
       select count(*)::int as n from tasks
       where priority = 'low' and id = any(${lows}::uuid[])
-        and started_at > ${new Date(Number(created?.seconds) * 1000 + Math.floor((created?.nanos ?? 0) / 1e6))}
+        and started_at > (select queued_at from tasks where id = ${done.id})
         and started_at < (select started_at from tasks where id = ${done.id})`.execute(app.db);
-    expect(rows[0]?.n).toBe(0);
+    expect(rows[0]?.n).toBeLessThanOrEqual(1);
     await Promise.all(lows.map((id) => settled(client, id)));
   }, 60_000);
 });
@@ -325,6 +324,48 @@ describe("recovery from crashes", () => {
       );
     } finally {
       await api.close();
+    }
+  }, 60_000);
+});
+
+describe("provider limits", () => {
+  it("a saturated provider does not starve tasks for another", async () => {
+    const other = await startSimulator({ port: 0 });
+    // `nim` here is a second simulator (a self-hosted NIM needs no key).
+    const app = await startTestApp({
+      WORKER_CONCURRENCY: "4",
+      LLM_BASE_URL: other.url,
+      SIMULATOR: "on",
+      PROVIDER_LIMITS: "simulator:concurrency=1",
+    });
+    try {
+      const client = clientFor(app);
+      const slow: string[] = [];
+      for (let i = 0; i < 8; i++) {
+        slow.push(
+          (await client.createTask({ prompt: `[[sim ttft=600]] slow ${i}`, model: MODEL })).task
+            ?.id ?? "",
+        );
+      }
+      const { task } = await client.createTask({ prompt: "not stuck", model: "nim/echo" });
+      const fast = await settled(client, task?.id ?? "");
+      expect(fast.status).toBe(TaskStatus.COMPLETED);
+      expect(fast.provider).toBe("nim");
+      const { tasks } = await client.listTasks({ statuses: [TaskStatus.COMPLETED], model: MODEL });
+      expect(tasks.length).toBeLessThanOrEqual(2);
+      // The limited provider still gets through its queue, one at a time, without using attempts.
+      const done = await Promise.all(slow.map((id) => settled(client, id, 30_000)));
+      expect(done.map((t) => [t.status, t.attempts])).toEqual(
+        slow.map(() => [TaskStatus.COMPLETED, 1]),
+      );
+      const { rows } = await sql<{ overlap: number }>`
+        select count(*)::int as overlap from tasks a join tasks b on a.id < b.id
+        where a.model = ${MODEL} and b.model = ${MODEL}
+          and a.started_at < b.completed_at and b.started_at < a.completed_at`.execute(app.db);
+      expect(rows[0]?.overlap).toBe(0);
+    } finally {
+      await app.close();
+      await other.close();
     }
   }, 60_000);
 });

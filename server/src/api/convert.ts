@@ -1,14 +1,21 @@
 import { create } from "@bufbuild/protobuf";
 import { durationFromMs, timestampFromDate } from "@bufbuild/protobuf/wkt";
 import {
+  AttemptOutcome as ProtoOutcome,
   TaskPriority as ProtoPriority,
   TaskStatus as ProtoStatus,
   type Task,
+  type TaskAttempt,
+  TaskAttemptSchema,
+  type TaskError,
   TaskErrorSchema,
+  type TaskEvent,
+  TaskEventSchema,
   TaskParamsSchema,
   TaskSchema,
   TokenUsageSchema,
 } from "@promptline/proto";
+import type { AttemptOutcome, TaskAttemptRow, TaskEventRow } from "../db/schema.js";
 import type { TaskParamsJson, TaskRow } from "../db/tasks.js";
 import type { TaskPriority, TaskStatus } from "../tasks/status.js";
 
@@ -20,6 +27,13 @@ const statusToProto: Record<TaskStatus, ProtoStatus> = {
   completed: ProtoStatus.COMPLETED,
   failed: ProtoStatus.FAILED,
   cancelled: ProtoStatus.CANCELLED,
+};
+
+const outcomeToProto: Record<AttemptOutcome, ProtoOutcome> = {
+  running: ProtoOutcome.RUNNING,
+  succeeded: ProtoOutcome.SUCCEEDED,
+  failed: ProtoOutcome.FAILED,
+  cancelled: ProtoOutcome.CANCELLED,
 };
 
 const priorityToProto: Record<TaskPriority, ProtoPriority> = {
@@ -48,6 +62,10 @@ export function priorityFromProto(priority: ProtoPriority): TaskPriority | undef
 
 export function priorityToProtoEnum(priority: TaskPriority): ProtoPriority {
   return priorityToProto[priority];
+}
+
+export function statusToProtoEnum(status: TaskStatus): ProtoStatus {
+  return statusToProto[status];
 }
 
 const timestamp = (d: Date | null) => (d === null ? undefined : timestampFromDate(d));
@@ -104,5 +122,54 @@ export function taskToProto(row: TaskRow): Task {
     responseModel: row.response_model ?? "",
     costUsd: row.cost_usd === null ? 0 : Number(row.cost_usd),
     metadata: row.metadata as Record<string, string>,
+    timeout: duration(row.timeout_ms),
+    queueTtl: duration(row.queue_ttl_ms),
+    runAt: timestamp(row.run_at),
+    idempotencyKey: row.idempotency_key ?? "",
+    cancelRequestedAt: timestamp(row.cancel_requested_at),
+  });
+}
+
+function taskError(
+  code: string | null | undefined,
+  message: string | null | undefined,
+  httpStatus: number | null | undefined,
+): TaskError | undefined {
+  if (code === null || code === undefined) return undefined;
+  return create(TaskErrorSchema, { code, message: message ?? "", httpStatus: httpStatus ?? 0 });
+}
+
+/** One attempt of a task's history. */
+export function attemptToProto(row: TaskAttemptRow): TaskAttempt {
+  return create(TaskAttemptSchema, {
+    attempt: row.attempt,
+    workerId: row.worker_id ?? "",
+    startedAt: timestamp(row.started_at),
+    finishedAt: timestamp(row.finished_at),
+    outcome: outcomeToProto[row.outcome],
+    error: taskError(row.error_code, row.error_message, row.http_status),
+    latency: duration(row.latency_ms),
+    timeToFirstToken: duration(row.ttft_ms),
+    usage:
+      row.prompt_tokens === null && row.completion_tokens === null
+        ? undefined
+        : create(TokenUsageSchema, {
+            promptTokens: row.prompt_tokens ?? 0,
+            completionTokens: row.completion_tokens ?? 0,
+            totalTokens: (row.prompt_tokens ?? 0) + (row.completion_tokens ?? 0),
+          }),
+  });
+}
+
+/** One status change of a task's history; attempt and error come from the event's data. */
+export function eventToProto(row: TaskEventRow): TaskEvent {
+  return create(TaskEventSchema, {
+    seq: row.seq,
+    type: row.type,
+    fromStatus: row.from_status === null ? ProtoStatus.UNSPECIFIED : statusToProto[row.from_status],
+    toStatus: statusToProto[row.to_status],
+    at: timestamp(row.at),
+    attempt: row.data.attempt ?? 0,
+    error: taskError(row.data.error_code, row.data.error_message, undefined),
   });
 }

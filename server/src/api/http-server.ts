@@ -46,6 +46,23 @@ export async function startApiServer(
   const h1 = http.createServer(handler);
   const h2 = http2.createServer({}, handler);
   const sockets = new Set<net.Socket>();
+  // HTTP/1 requests in flight per socket. The h1 server never listens itself
+  // (sockets are handed to it), so its closeIdleConnections() knows none of
+  // them; closing keep-alive connections is done here.
+  const inFlight = new Map<net.Socket, number>();
+  let closing = false;
+  const http2Sockets = new WeakSet<net.Socket>();
+  const isHttp2 = (socket: net.Socket) => http2Sockets.has(socket);
+  h1.on("request", (req: http.IncomingMessage, res: http.ServerResponse) => {
+    const socket = req.socket;
+    inFlight.set(socket, (inFlight.get(socket) ?? 0) + 1);
+    if (closing) res.setHeader("connection", "close");
+    res.once("close", () => {
+      const left = (inFlight.get(socket) ?? 1) - 1;
+      inFlight.set(socket, left);
+      if (closing && left === 0) socket.destroy();
+    });
+  });
   const sessions = new Set<http2.ServerHttp2Session>();
   h2.on("session", (session) => {
     sessions.add(session);
@@ -54,7 +71,10 @@ export async function startApiServer(
 
   const server = net.createServer((socket) => {
     sockets.add(socket);
-    socket.once("close", () => sockets.delete(socket));
+    socket.once("close", () => {
+      sockets.delete(socket);
+      inFlight.delete(socket);
+    });
     socket.on("error", () => socket.destroy());
     socket.once("readable", function dispatch() {
       const head: Buffer | null = socket.read(H2_PREFACE_START.length);
@@ -64,6 +84,7 @@ export async function startApiServer(
       }
       socket.unshift(head);
       const target = head.toString("latin1") === H2_PREFACE_START ? h2 : h1;
+      if (target === h2) http2Sockets.add(socket);
       target.emit("connection", socket);
     });
   });
@@ -81,16 +102,18 @@ export async function startApiServer(
   return {
     port,
     async close(graceMs = 5_000) {
+      closing = true;
       const stopped = new Promise<void>((resolve) => server.close(() => resolve()));
       for (const session of sessions) session.close();
-      // HTTP/1 keep-alive connections close as soon as their last response is out.
-      const sweep = setInterval(() => h1.closeIdleConnections(), 50);
-      h1.closeIdleConnections();
+      for (const socket of sockets) {
+        // An HTTP/1 connection with nothing in flight closes now; one that is
+        // busy closes when its last response is out (see the request hook).
+        if (!isHttp2(socket) && (inFlight.get(socket) ?? 0) === 0) socket.destroy();
+      }
       const deadline = setTimeout(() => {
         for (const socket of sockets) socket.destroy();
       }, graceMs);
       await stopped;
-      clearInterval(sweep);
       clearTimeout(deadline);
     },
   };

@@ -2,7 +2,12 @@ import { Code, ConnectError, type Interceptor } from "@connectrpc/connect";
 import type { Logger } from "pino";
 import { v7 as uuidv7 } from "uuid";
 import { UnknownModelError } from "../llm/providers.js";
-import { InvalidFieldError, TaskNotFoundError, TaskStateError } from "../tasks/errors.js";
+import {
+  AlreadyExistsError,
+  InvalidFieldError,
+  TaskNotFoundError,
+  TaskStateError,
+} from "../tasks/errors.js";
 import { kRequestId } from "./context.js";
 
 const REQUEST_ID_HEADER = "x-request-id";
@@ -77,6 +82,9 @@ function toConnectError(
   if (error instanceof TaskNotFoundError) return new ConnectError(error.message, Code.NotFound);
   if (error instanceof TaskStateError)
     return new ConnectError(error.message, Code.FailedPrecondition);
+  if (error instanceof AlreadyExistsError) {
+    return new ConnectError(error.message, Code.AlreadyExists);
+  }
   if (isUnavailable(error)) {
     log.warn({ err: error, method, requestId }, "dependency unavailable");
     return new ConnectError(

@@ -1,32 +1,60 @@
 import { create } from "@bufbuild/protobuf";
 import type { HandlerContext, ServiceImpl } from "@connectrpc/connect";
 import {
+  type BatchCreateTasksRequest,
+  BatchCreateTasksResponseSchema,
   type CancelTaskRequest,
   CancelTaskResponseSchema,
   type CreateTaskRequest,
   CreateTaskResponseSchema,
+  type DeleteTaskRequest,
+  DeleteTaskResponseSchema,
   type GetTaskRequest,
   GetTaskResponseSchema,
   ListModelsResponseSchema,
   type ListTasksRequest,
   ListTasksResponseSchema,
+  ListWorkersResponseSchema,
   ModelSchema,
+  type RetryTaskRequest,
+  RetryTaskResponseSchema,
   type TaskService,
 } from "@promptline/proto";
 import type { ProviderRegistry } from "../llm/providers.js";
 import type { TaskCanceller } from "../tasks/cancel.js";
 import type { TaskLifecycle } from "../tasks/lifecycle.js";
+import type { Operations } from "../tasks/operations.js";
 import { kRequestId } from "./context.js";
-import { taskToProto } from "./convert.js";
-import { encodePageToken, parseCreateTask, parseListTasks, parseTaskId } from "./validation.js";
+import { attemptToProto, eventToProto, taskToProto } from "./convert.js";
+import { queueStatsToProto, workerToProto } from "./ops-convert.js";
+import {
+  encodePageToken,
+  parseBatchCreateTasks,
+  parseCreateTask,
+  parseListTasks,
+  parseTaskId,
+} from "./validation.js";
+
+export interface TaskServiceHandlerDeps {
+  tasks: TaskLifecycle;
+  providers: ProviderRegistry;
+  canceller: TaskCanceller;
+  ops: Operations;
+}
 
 /** TaskService over Connect, gRPC and gRPC-web: translate, delegate, translate back. */
-export class TaskServiceHandler implements Partial<ServiceImpl<typeof TaskService>> {
-  constructor(
-    private readonly tasks: TaskLifecycle,
-    private readonly providers: ProviderRegistry,
-    private readonly canceller: TaskCanceller,
-  ) {}
+export class TaskServiceHandler implements ServiceImpl<typeof TaskService> {
+  private readonly tasks: TaskLifecycle;
+  private readonly providers: ProviderRegistry;
+  private readonly canceller: TaskCanceller;
+  private readonly ops: Operations;
+
+  constructor(deps: TaskServiceHandlerDeps) {
+    this.tasks = deps.tasks;
+    this.providers = deps.providers;
+    this.canceller = deps.canceller;
+    this.ops = deps.ops;
+  }
 
   async cancelTask(req: CancelTaskRequest) {
     const task = await this.canceller.cancel(parseTaskId(req.id));
@@ -38,9 +66,28 @@ export class TaskServiceHandler implements Partial<ServiceImpl<typeof TaskServic
     return create(CreateTaskResponseSchema, { task: taskToProto(task) });
   }
 
+  async batchCreateTasks(req: BatchCreateTasksRequest, ctx: HandlerContext) {
+    const tasks = await this.tasks.createBatch(parseBatchCreateTasks(req, requestId(ctx)));
+    return create(BatchCreateTasksResponseSchema, { tasks: tasks.map(taskToProto) });
+  }
+
   async getTask(req: GetTaskRequest) {
-    const task = await this.tasks.get(parseTaskId(req.id));
-    return create(GetTaskResponseSchema, { task: taskToProto(task) });
+    const { task, attempts, events } = await this.tasks.getWithHistory(parseTaskId(req.id));
+    return create(GetTaskResponseSchema, {
+      task: taskToProto(task),
+      attempts: attempts.map(attemptToProto),
+      events: events.map(eventToProto),
+    });
+  }
+
+  async retryTask(req: RetryTaskRequest) {
+    const task = await this.tasks.retry(parseTaskId(req.id));
+    return create(RetryTaskResponseSchema, { task: taskToProto(task) });
+  }
+
+  async deleteTask(req: DeleteTaskRequest) {
+    await this.tasks.delete(parseTaskId(req.id));
+    return create(DeleteTaskResponseSchema, {});
   }
 
   async listTasks(req: ListTasksRequest) {
@@ -70,6 +117,15 @@ export class TaskServiceHandler implements Partial<ServiceImpl<typeof TaskServic
         }),
       ),
     });
+  }
+
+  async getQueueStats() {
+    return queueStatsToProto(await this.ops.queueStats());
+  }
+
+  async listWorkers() {
+    const workers = await this.ops.workers();
+    return create(ListWorkersResponseSchema, { workers: workers.map(workerToProto) });
   }
 }
 

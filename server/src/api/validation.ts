@@ -1,9 +1,19 @@
-import type { CreateTaskRequest, ListTasksRequest, TaskParams } from "@promptline/proto";
+import type { Duration, Timestamp } from "@bufbuild/protobuf/wkt";
+import {
+  type BatchCreateTasksRequest,
+  BatchCreateTasksRequestSchema,
+  type CreateTaskRequest,
+  CreateTaskRequestSchema,
+  type ListTasksRequest,
+  type TaskParams,
+} from "@promptline/proto";
 import type { TaskListFilter, TaskParamsJson } from "../db/tasks.js";
 import { InvalidFieldError } from "../tasks/errors.js";
-import type { CreateTaskInput } from "../tasks/lifecycle.js";
+import type { CreateBatchInput, CreateTaskInput } from "../tasks/lifecycle.js";
+import { RETENTION_DAYS } from "../tasks/retention.js";
 import type { TaskStatus } from "../tasks/status.js";
 import { priorityFromProto, statusFromProto } from "./convert.js";
+import { requestHash } from "./request-hash.js";
 
 /**
  * Request rules, declared once beside the handlers. Every failure names the
@@ -23,6 +33,12 @@ export const LIMITS = {
   pageSizeDefault: 50,
   pageSizeMax: 200,
   queryChars: 500,
+  maxAttempts: 10,
+  timeoutMs: { min: 1_000, max: 3_600_000, text: "1s and 1h" },
+  queueTtlMs: { min: 1_000, max: 7 * 24 * 3_600_000, text: "1s and 7d" },
+  runAtAheadMs: 30 * 24 * 3_600_000,
+  idempotencyKeyChars: 200,
+  batchTasks: 100,
 } as const;
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
@@ -108,6 +124,46 @@ function parseMetadata(metadata: Record<string, string>): Record<string, string>
   return { ...metadata };
 }
 
+/** Whole milliseconds of a Duration within [min, max]; undefined when unset. */
+function parseDurationMs(
+  field: string,
+  value: Duration | undefined,
+  range: { min: number; max: number; text: string },
+): number | undefined {
+  if (value === undefined) return undefined;
+  const { seconds, nanos } = value;
+  const signsDisagree = (seconds > 0n && nanos < 0) || (seconds < 0n && nanos > 0);
+  if (!Number.isInteger(nanos) || Math.abs(nanos) > 999_999_999 || signsDisagree) {
+    fail(field, "is not a valid duration");
+  }
+  const ms = Number(seconds) * 1000 + nanos / 1e6;
+  if (!(ms >= range.min && ms <= range.max)) fail(field, `must be between ${range.text}`);
+  return Math.round(ms);
+}
+
+// 0001-01-01T00:00:00Z, the earliest time a Timestamp may hold.
+const MIN_TIMESTAMP_SECONDS = -62_135_596_800n;
+
+/** A time in the past means now; more than 30 days ahead is refused. */
+function parseRunAt(value: Timestamp | undefined, now: number): Date | undefined {
+  if (value === undefined) return undefined;
+  const { seconds, nanos } = value;
+  if (!Number.isInteger(nanos) || nanos < 0 || nanos > 999_999_999) {
+    fail("run_at", "is not a valid timestamp");
+  }
+  if (seconds < MIN_TIMESTAMP_SECONDS) return new Date(now);
+  const ms = Number(seconds) * 1000 + Math.floor(nanos / 1e6);
+  if (ms > now + LIMITS.runAtAheadMs) fail("run_at", "must be at most 30 days ahead");
+  return new Date(Math.max(ms, now));
+}
+
+function parseIdempotencyKey(key: string): string | undefined {
+  if (key.length > LIMITS.idempotencyKeyChars) {
+    fail("idempotency_key", `must be at most ${LIMITS.idempotencyKeyChars} characters`);
+  }
+  return key === "" ? undefined : key;
+}
+
 export function parseCreateTask(req: CreateTaskRequest, requestId: string): CreateTaskInput {
   if (req.name.length > LIMITS.nameChars) {
     fail("name", `must be at most ${LIMITS.nameChars} characters`);
@@ -122,6 +178,10 @@ export function parseCreateTask(req: CreateTaskRequest, requestId: string): Crea
   }
   const priority = priorityFromProto(req.priority);
   if (priority === undefined) fail("priority", `unknown value ${req.priority}`);
+  if (req.maxAttempts < 0 || req.maxAttempts > LIMITS.maxAttempts) {
+    fail("max_attempts", `must be from 1 to ${LIMITS.maxAttempts} (0 means the default)`);
+  }
+  const idempotencyKey = parseIdempotencyKey(req.idempotencyKey);
   return {
     name: req.name.trim(),
     prompt: req.prompt,
@@ -133,6 +193,58 @@ export function parseCreateTask(req: CreateTaskRequest, requestId: string): Crea
       req.parentTaskId === undefined ? undefined : parseTaskId(req.parentTaskId, "parent_task_id"),
     metadata: parseMetadata(req.metadata),
     requestId,
+    maxAttempts: req.maxAttempts === 0 ? undefined : req.maxAttempts,
+    timeoutMs: parseDurationMs("timeout", req.timeout, LIMITS.timeoutMs),
+    queueTtlMs: parseDurationMs("queue_ttl", req.queueTtl, LIMITS.queueTtlMs),
+    runAt: parseRunAt(req.runAt, Date.now()),
+    // Hashed last: proto JSON refuses some malformed values the checks above catch.
+    idempotency:
+      idempotencyKey === undefined
+        ? undefined
+        : { key: idempotencyKey, requestHash: requestHash(CreateTaskRequestSchema, req) },
+  };
+}
+
+/**
+ * 1–100 tasks, each checked like CreateTask with errors naming the item
+ * (`tasks[3].prompt: …`). A keyed batch is one idempotent request: its items
+ * may not carry keys of their own.
+ */
+export function parseBatchCreateTasks(
+  req: BatchCreateTasksRequest,
+  requestId: string,
+): CreateBatchInput {
+  if (req.tasks.length === 0) fail("tasks", "must not be empty");
+  if (req.tasks.length > LIMITS.batchTasks) {
+    fail("tasks", `must have at most ${LIMITS.batchTasks} tasks (got ${req.tasks.length})`);
+  }
+  const batchKey = parseIdempotencyKey(req.idempotencyKey);
+  const keyIndex = new Map<string, number>();
+  const tasks = req.tasks.map((item, i) => {
+    let task: CreateTaskInput;
+    try {
+      task = parseCreateTask(item, requestId);
+    } catch (error) {
+      if (error instanceof InvalidFieldError) fail(`tasks[${i}].${error.field}`, error.reason);
+      throw error;
+    }
+    const key = task.idempotency?.key;
+    if (key !== undefined) {
+      if (batchKey !== undefined) {
+        fail(`tasks[${i}].idempotency_key`, "must be empty when the batch has an idempotency_key");
+      }
+      const first = keyIndex.get(key);
+      if (first !== undefined) fail(`tasks[${i}].idempotency_key`, `repeats tasks[${first}]'s key`);
+      keyIndex.set(key, i);
+    }
+    return task;
+  });
+  return {
+    tasks,
+    idempotency:
+      batchKey === undefined
+        ? undefined
+        : { key: batchKey, requestHash: requestHash(BatchCreateTasksRequestSchema, req) },
   };
 }
 
@@ -181,4 +293,13 @@ export function parseListTasks(req: ListTasksRequest): TaskListFilter {
     beforeId: req.pageToken === "" ? undefined : decodePageToken(req.pageToken),
     limit: req.pageSize === 0 ? LIMITS.pageSizeDefault : req.pageSize,
   };
+}
+
+/** RunRetention's one field, as a RunRetentionRequest carries it. */
+export function parseRunRetention(req: { olderThanDays: number }): number {
+  const { min, max } = RETENTION_DAYS;
+  if (req.olderThanDays < min || req.olderThanDays > max) {
+    fail("older_than_days", `must be from ${min} to ${max}`);
+  }
+  return req.olderThanDays;
 }

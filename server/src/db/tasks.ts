@@ -1,4 +1,4 @@
-import { type Kysely, type QueryCreator, sql } from "kysely";
+import { type Kysely, sql } from "kysely";
 import type { TaskPriority, TaskStatus } from "../tasks/status.js";
 import type { DB, TaskRow } from "./schema.js";
 
@@ -25,27 +25,6 @@ export interface NewTask {
   metadata: Record<string, string>;
   requestId: string;
   maxAttempts: number;
-}
-
-/** Stores a new task as `pending`; the trigger writes its `created` event. */
-export async function insertTask(db: Kysely<DB>, task: NewTask): Promise<TaskRow> {
-  return db
-    .insertInto("tasks")
-    .values({
-      id: task.id,
-      name: task.name,
-      prompt: task.prompt,
-      system_prompt: task.systemPrompt,
-      model: task.model,
-      params: JSON.stringify(task.params),
-      priority: task.priority,
-      parent_task_id: task.parentTaskId ?? null,
-      metadata: JSON.stringify(task.metadata),
-      request_id: task.requestId,
-      max_attempts: task.maxAttempts,
-    })
-    .returningAll()
-    .executeTakeFirstOrThrow();
 }
 
 export async function findTask(db: Kysely<DB>, id: string): Promise<TaskRow | undefined> {
@@ -89,7 +68,9 @@ export async function claimTask(
         }))
         .where("id", "=", id)
         .where("status", "=", "queued")
-        .where(sql<boolean>`(queue_ttl_ms is null or queued_at + queue_ttl_ms * interval '1 millisecond' >= now())`)
+        .where(
+          sql<boolean>`(queue_ttl_ms is null or queued_at + queue_ttl_ms * interval '1 millisecond' >= now())`,
+        )
         .returningAll(),
     )
     .with("attempt", (qb) =>
@@ -99,7 +80,11 @@ export async function claimTask(
         .expression((eb) =>
           eb
             .selectFrom("claimed")
-            .select(["claimed.id", "claimed.attempts", sql<string>`${workerId}::text`.as("worker_id")]),
+            .select([
+              "claimed.id",
+              "claimed.attempts",
+              sql<string>`${workerId}::text`.as("worker_id"),
+            ]),
         ),
     )
     .selectFrom("claimed")
@@ -176,7 +161,12 @@ export async function endAttempt(
           error_http_status: null,
         };
       case "failed":
-        return { ...common, ...errorColumns(end.error), status: sql<TaskStatus>`'failed'`, completed_at: sql<Date>`now()` };
+        return {
+          ...common,
+          ...errorColumns(end.error),
+          status: sql<TaskStatus>`'failed'`,
+          completed_at: sql<Date>`now()`,
+        };
       case "cancelled":
         return {
           ...common,
@@ -253,7 +243,10 @@ function errorColumns(error: TaskFailure) {
  * its last attempt of the series.
  */
 export async function releaseLostTask(db: Kysely<DB>, id: string): Promise<TaskRow | undefined> {
-  const lost = { code: "WORKER_LOST", message: "the worker running this attempt stopped (crash, kill or lost lock)" };
+  const lost = {
+    code: "WORKER_LOST",
+    message: "the worker running this attempt stopped (crash, kill or lost lock)",
+  };
   return db
     .with("done", (qb) =>
       qb
@@ -278,7 +271,12 @@ export async function releaseLostTask(db: Kysely<DB>, id: string): Promise<TaskR
     .with("attempt", (qb) =>
       qb
         .updateTable("task_attempts")
-        .set({ finished_at: sql<Date>`now()`, outcome: "failed", error_code: lost.code, error_message: lost.message })
+        .set({
+          finished_at: sql<Date>`now()`,
+          outcome: "failed",
+          error_code: lost.code,
+          error_message: lost.message,
+        })
         .where("task_id", "=", id)
         .where("outcome", "=", "running"),
     )
@@ -336,7 +334,12 @@ export async function requestCancel(db: Kysely<DB>, id: string): Promise<TaskRow
 /** Tasks the recovery sweep should look at, oldest first. */
 export async function findTasksNeedingRecovery(
   db: Kysely<DB>,
-  options: { pendingOlderThanMs: number; queuedOlderThanMs: number; runningOlderThanMs: number; limit: number },
+  options: {
+    pendingOlderThanMs: number;
+    queuedOlderThanMs: number;
+    runningOlderThanMs: number;
+    limit: number;
+  },
 ): Promise<Pick<TaskRow, "id" | "status" | "priority" | "run_at" | "cancel_requested_at">[]> {
   const columns = ["id", "status", "priority", "run_at", "cancel_requested_at"] as const;
   const ago = (ms: number) => sql<Date>`now() - ${ms} * interval '1 millisecond'`;
@@ -352,9 +355,15 @@ export async function findTasksNeedingRecovery(
           eb.or([eb("run_at", "is", null), eb("run_at", "<=", sql<Date>`now()`)]),
         ]),
         // Queued long enough that its job may have vanished (Redis lost it), or expired.
-        eb.and([eb("status", "=", "queued"), eb("updated_at", "<", ago(options.queuedOlderThanMs))]),
+        eb.and([
+          eb("status", "=", "queued"),
+          eb("updated_at", "<", ago(options.queuedOlderThanMs)),
+        ]),
         // Running long enough that its worker may be gone.
-        eb.and([eb("status", "=", "running"), eb("updated_at", "<", ago(options.runningOlderThanMs))]),
+        eb.and([
+          eb("status", "=", "running"),
+          eb("updated_at", "<", ago(options.runningOlderThanMs)),
+        ]),
       ]),
     )
     .orderBy("updated_at")

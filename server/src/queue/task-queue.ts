@@ -95,7 +95,7 @@ export class TaskQueue {
    * waited for, up to `settleMs`. False when it was still active then: the
    * task has no job of its own, and the recovery sweep re-enqueues it.
    */
-  async requeue(taskId: string, priority: TaskPriority, settleMs = 5_000): Promise<boolean> {
+  async requeue(taskId: string, priority: TaskPriority, settleMs = 2_000): Promise<boolean> {
     const deadline = Date.now() + settleMs;
     do {
       const state = await this.#queue.getJobState(taskId);

@@ -39,5 +39,7 @@ async function cancelTask(db: Kysely<DB>, queue: TaskQueue, id: string): Promise
   if (task.status === "pending" || task.status === "queued" || task.status === "running") {
     return cancelTask(db, queue, id);
   }
-  throw new TaskStateError(`task ${id} is ${task.status}; only pending, queued or running tasks can be cancelled`);
+  throw new TaskStateError(
+    `task ${id} is ${task.status}; only pending, queued or running tasks can be cancelled`,
+  );
 }

@@ -28,3 +28,14 @@ export class TaskStateError extends Error {
     this.name = "TaskStateError";
   }
 }
+
+/** An idempotency key was used before with a different request. `field` names the key's proto field. */
+export class AlreadyExistsError extends Error {
+  constructor(
+    readonly field: string,
+    readonly reason: string,
+  ) {
+    super(`${field}: ${reason}`);
+    this.name = "AlreadyExistsError";
+  }
+}

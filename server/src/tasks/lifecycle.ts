@@ -1,21 +1,43 @@
 import type { Kysely } from "kysely";
 import type { Logger } from "pino";
 import { v7 as uuidv7 } from "uuid";
-import type { DB } from "../db/schema.js";
+import { isForeignKeyViolation } from "../db/errors.js";
+import type { DB, TaskAttemptRow, TaskEventRow } from "../db/schema.js";
+import {
+  deleteTaskIn,
+  existingTaskIds,
+  findTaskAttempts,
+  findTaskEvents,
+  findTasksById,
+  findTasksByIdempotencyKey,
+  insertTasks,
+  markManyQueued,
+  type NewTaskRecord,
+  requeueForRetry,
+} from "../db/task-writes.js";
 import {
   findTask,
-  insertTask,
   listTasks,
   markQueued,
   type TaskListFilter,
   type TaskParamsJson,
   type TaskRow,
-  taskExists,
 } from "../db/tasks.js";
-import type { ProviderRegistry } from "../llm/providers.js";
-import type { TaskQueue } from "../queue/task-queue.js";
-import { InvalidFieldError, TaskNotFoundError } from "./errors.js";
-import type { TaskPriority } from "./status.js";
+import { type ProviderRegistry, UnknownModelError } from "../llm/providers.js";
+import type { EnqueueJob, TaskQueue } from "../queue/task-queue.js";
+import {
+  AlreadyExistsError,
+  InvalidFieldError,
+  TaskNotFoundError,
+  TaskStateError,
+} from "./errors.js";
+import { isTerminal, type TaskPriority, type TaskStatus, TERMINAL_STATUSES } from "./status.js";
+
+/** An idempotency key and the hash of the request it was sent with. */
+export interface IdempotencyInput {
+  key: string;
+  requestHash: string;
+}
 
 export interface CreateTaskInput {
   name: string;
@@ -27,6 +49,26 @@ export interface CreateTaskInput {
   parentTaskId: string | undefined;
   metadata: Record<string, string>;
   requestId: string;
+  /** Undefined means the default (3). */
+  maxAttempts: number | undefined;
+  timeoutMs: number | undefined;
+  queueTtlMs: number | undefined;
+  /** Not before this time; a time already past means now. */
+  runAt: Date | undefined;
+  idempotency: IdempotencyInput | undefined;
+}
+
+export interface CreateBatchInput {
+  tasks: CreateTaskInput[];
+  /** A keyed batch: its tasks carry no keys of their own. */
+  idempotency: IdempotencyInput | undefined;
+}
+
+/** A task with its attempts (oldest first) and its events (by sequence number). */
+export interface TaskHistory {
+  task: TaskRow;
+  attempts: TaskAttemptRow[];
+  events: TaskEventRow[];
 }
 
 export interface TaskLifecycleDeps {
@@ -37,11 +79,22 @@ export interface TaskLifecycleDeps {
 }
 
 const DEFAULT_MAX_ATTEMPTS = 3;
+const RETRYABLE_STATUSES = ["failed", "cancelled"] as const satisfies readonly TaskStatus[];
+
+/** One task of a create request, with the names its errors use. */
+interface PlannedTask {
+  record: NewTaskRecord;
+  /** "" for CreateTask, "tasks[3]." for an item of a batch. */
+  fieldPrefix: string;
+  /** The request field a reused idempotency key is reported on. */
+  keyField: string;
+}
 
 /**
- * Creating and reading tasks. Creation is an outbox: pending → job → queued.
- * The worker's side of the lifecycle is in runner.ts; SQL stays in db/,
- * HTTP to providers in llm/.
+ * The API side of a task's life: create (one or a batch), read, retry and
+ * delete. Creation is an outbox: pending → job → queued. The worker's side
+ * is in runner.ts, cancellation in cancel.ts; SQL stays in db/, HTTP to
+ * providers in llm/.
  */
 export class TaskLifecycle {
   readonly #db: Kysely<DB>;
@@ -58,22 +111,43 @@ export class TaskLifecycle {
 
   /**
    * Stores the task as `pending`, puts its id on the queue, then marks it
-   * `queued`. A crash between the steps leaves a `pending` task that the
-   * dispatcher enqueues later; nothing is lost.
+   * `queued`; with a future `runAt` the job is delayed and the task stays
+   * `pending` until a worker receives it. A crash between the steps leaves a
+   * `pending` task that the recovery sweep enqueues later; nothing is lost.
+   * With an idempotency key, a repeat of the same request returns the task
+   * stored the first time, and another request with that key is refused.
    */
   async create(input: CreateTaskInput): Promise<TaskRow> {
-    this.#providers.resolve(input.model); // throws UnknownModelError → model: …
-    if (input.parentTaskId !== undefined && !(await taskExists(this.#db, input.parentTaskId))) {
-      throw new InvalidFieldError("parent_task_id", `task ${input.parentTaskId} does not exist`);
-    }
-    const pending = await insertTask(this.#db, {
-      ...input,
-      id: uuidv7(),
-      maxAttempts: DEFAULT_MAX_ATTEMPTS,
-    });
-    await this.#queue.enqueue(pending.id, input.priority);
-    // Undefined means a worker already moved it on; the stored row is then the truth.
-    return (await markQueued(this.#db, pending.id)) ?? (await this.get(pending.id));
+    const [task] = await this.#createAll([
+      plan(input, { fieldPrefix: "", keyField: "idempotency_key", idempotency: input.idempotency }),
+    ]);
+    if (task === undefined) throw new Error("create returned no task");
+    return task;
+  }
+
+  /**
+   * Creates 1–100 tasks all or nothing: one transaction, one insert, then one
+   * bulk enqueue and one update to `queued`. A keyed batch stores each task
+   * under `<key>#<index>` with the whole batch's hash, so a replay returns the
+   * same tasks in the same order.
+   */
+  async createBatch(batch: CreateBatchInput): Promise<TaskRow[]> {
+    const batchKey = batch.idempotency;
+    return this.#createAll(
+      batch.tasks.map((input, i) =>
+        batchKey === undefined
+          ? plan(input, {
+              fieldPrefix: `tasks[${i}].`,
+              keyField: `tasks[${i}].idempotency_key`,
+              idempotency: input.idempotency,
+            })
+          : plan(input, {
+              fieldPrefix: `tasks[${i}].`,
+              keyField: "idempotency_key",
+              idempotency: { key: `${batchKey.key}#${i}`, requestHash: batchKey.requestHash },
+            }),
+      ),
+    );
   }
 
   async get(id: string): Promise<TaskRow> {
@@ -82,7 +156,251 @@ export class TaskLifecycle {
     return task;
   }
 
+  /** The task with its attempts and events, read from one snapshot so they agree. */
+  async getWithHistory(id: string): Promise<TaskHistory> {
+    return this.#db
+      .transaction()
+      .setIsolationLevel("repeatable read")
+      .setAccessMode("read only")
+      .execute(async (trx) => {
+        const task = await findTask(trx, id);
+        if (task === undefined) throw new TaskNotFoundError(id);
+        const attempts = await findTaskAttempts(trx, id);
+        const events = await findTaskEvents(trx, id);
+        return { task, attempts, events };
+      });
+  }
+
   async list(filter: TaskListFilter): Promise<TaskRow[]> {
     return listTasks(this.#db, filter);
   }
+
+  /**
+   * RetryTask: a failed or cancelled task goes back to `queued` with a fresh
+   * series of attempts; attempt numbers keep counting and its history stays.
+   * It runs now, even if its `run_at` is still ahead (a task cannot go back
+   * to `pending`).
+   */
+  async retry(id: string): Promise<TaskRow> {
+    const task = await requeueForRetry(this.#db, id, RETRYABLE_STATUSES);
+    if (task === undefined) {
+      const current = await this.get(id);
+      throw new TaskStateError(
+        `task ${id} is ${current.status}; only failed or cancelled tasks can be retried`,
+      );
+    }
+    try {
+      if (!(await this.#queue.requeue(task.id, task.priority))) {
+        this.#log.warn({ taskId: id }, "retried task's old job is still active; left to recovery");
+      }
+    } catch (err) {
+      // The task is queued without a job. That is recoverable: the recovery
+      // sweep re-enqueues queued tasks whose job is missing. Failing the call
+      // would only make the client retry into FailedPrecondition.
+      this.#log.warn({ err, taskId: id }, "could not enqueue a retried task; left to recovery");
+    }
+    return task;
+  }
+
+  /**
+   * DeleteTask: only a finished task, with its attempts and events. Its
+   * children stay; their parent_task_id becomes null.
+   */
+  async delete(id: string): Promise<void> {
+    if (await deleteTaskIn(this.#db, id, TERMINAL_STATUSES)) return;
+    const current = await this.get(id);
+    // It finished between the two statements: one more try settles it.
+    if (isTerminal(current.status) && (await deleteTaskIn(this.#db, id, TERMINAL_STATUSES))) return;
+    throw new TaskStateError(
+      `task ${id} is ${current.status}; only completed, failed or cancelled tasks can be deleted`,
+    );
+  }
+
+  async #createAll(plans: readonly PlannedTask[]): Promise<TaskRow[]> {
+    const result: Array<TaskRow | undefined> = plans.map(() => undefined);
+    const position = new Map(plans.map((p, i) => [p.record.id, i]));
+    const place = (id: string, row: TaskRow) => {
+      const i = position.get(id);
+      if (i !== undefined) result[i] = row;
+    };
+    const replayed = await this.#storedUnderKey(this.#db, plans);
+    for (const [i, row] of replayed) result[i] = row;
+    const fresh = plans.filter((_, i) => result[i] === undefined);
+    if (fresh.length > 0) {
+      this.#checkModels(fresh);
+      await this.#checkParents(fresh);
+      const { inserted, won } = await this.#insert(fresh);
+      for (const [p, row] of won) place(p.record.id, row);
+      for (const row of await this.#enqueue(inserted)) place(row.id, row);
+    }
+    return result.map((row) => {
+      if (row === undefined) throw new Error("a created task is missing from the result");
+      return row;
+    });
+  }
+
+  /**
+   * Tasks already stored under the plans' idempotency keys, by plan index. A
+   * key stored with another request's hash is refused.
+   */
+  async #storedUnderKey(
+    db: Kysely<DB>,
+    plans: readonly PlannedTask[],
+  ): Promise<Map<number, TaskRow>> {
+    const keys = plans.flatMap((p) => p.record.idempotencyKey ?? []);
+    const found = new Map<number, TaskRow>();
+    if (keys.length === 0) return found;
+    const byKey = new Map(
+      (await findTasksByIdempotencyKey(db, keys)).map((row) => [row.idempotency_key, row]),
+    );
+    plans.forEach((p, i) => {
+      const row = byKey.get(p.record.idempotencyKey ?? null);
+      if (row === undefined) return;
+      if (row.request_hash !== p.record.requestHash) {
+        throw new AlreadyExistsError(p.keyField, "already used with a different request");
+      }
+      found.set(i, row);
+    });
+    return found;
+  }
+
+  #checkModels(plans: readonly PlannedTask[]): void {
+    for (const p of plans) {
+      try {
+        this.#providers.resolve(p.record.model);
+      } catch (error) {
+        if (error instanceof UnknownModelError) {
+          throw new InvalidFieldError(`${p.fieldPrefix}model`, error.message);
+        }
+        throw error;
+      }
+    }
+  }
+
+  async #checkParents(plans: readonly PlannedTask[]): Promise<void> {
+    const parents = [...new Set(plans.flatMap((p) => p.record.parentTaskId ?? []))];
+    if (parents.length === 0) return;
+    const existing = await existingTaskIds(this.#db, parents);
+    for (const p of plans) {
+      const parent = p.record.parentTaskId;
+      if (parent !== undefined && !existing.has(parent)) {
+        throw new InvalidFieldError(
+          `${p.fieldPrefix}parent_task_id`,
+          `task ${parent} does not exist`,
+        );
+      }
+    }
+  }
+
+  /**
+   * One insert; a plan whose key a concurrent request took meanwhile (the
+   * insert skipped it) gets that request's task, or AlreadyExists. Several
+   * rows that may conflict share a transaction, so AlreadyExists rolls back
+   * the rest; otherwise the insert alone is atomic and needs none.
+   */
+  async #insert(
+    plans: readonly PlannedTask[],
+  ): Promise<{ inserted: TaskRow[]; won: Map<PlannedTask, TaskRow> }> {
+    const insert = async (db: Kysely<DB>) => {
+      // Keys in one order, so two batches sharing keys wait on each other rather than deadlock.
+      const records = plans.map((p) => p.record).sort(byIdempotencyKey);
+      const position = new Map(plans.map((p, i) => [p.record.id, i]));
+      const inserted = (await insertTasks(db, records)).sort(
+        (a, b) => (position.get(a.id) ?? 0) - (position.get(b.id) ?? 0),
+      );
+      const insertedIds = new Set(inserted.map((row) => row.id));
+      const lost = plans.filter((p) => !insertedIds.has(p.record.id));
+      const stored = await this.#storedUnderKey(db, lost);
+      const won = new Map<PlannedTask, TaskRow>();
+      lost.forEach((p, i) => {
+        const row = stored.get(i);
+        // Only a key conflict skips a row, and the conflicting row is committed.
+        if (row === undefined) throw new Error(`task ${p.record.id} was neither stored nor found`);
+        won.set(p, row);
+      });
+      return { inserted, won };
+    };
+    const mayConflict =
+      plans.length > 1 && plans.some((p) => p.record.idempotencyKey !== undefined);
+    try {
+      return mayConflict ? await this.#db.transaction().execute(insert) : await insert(this.#db);
+    } catch (error) {
+      // A parent deleted after the check: report it like a missing one.
+      if (isForeignKeyViolation(error)) await this.#checkParents(plans);
+      throw error;
+    }
+  }
+
+  /**
+   * Puts freshly stored tasks on the queue and marks the due ones queued.
+   * Returns the rows as they are now.
+   */
+  async #enqueue(inserted: readonly TaskRow[]): Promise<TaskRow[]> {
+    if (inserted.length === 0) return [];
+    const now = Date.now();
+    const jobs: EnqueueJob[] = inserted.map((row) => ({
+      taskId: row.id,
+      priority: row.priority,
+      delayMs: row.run_at === null ? undefined : row.run_at.getTime() - now,
+    }));
+    const [only] = jobs;
+    if (jobs.length === 1 && only !== undefined) {
+      await this.#queue.enqueue(only.taskId, only.priority, { delayMs: only.delayMs });
+    } else {
+      await this.#queue.enqueueMany(jobs);
+    }
+    // A delayed task stays pending until its job reaches a worker.
+    const due = jobs.filter((j) => !((j.delayMs ?? 0) > 0)).map((j) => j.taskId);
+    const queued =
+      due.length === 1 && due[0] !== undefined
+        ? [await markQueued(this.#db, due[0])].flatMap((row) => row ?? [])
+        : await markManyQueued(this.#db, due);
+    // Not moved: a worker already took it further, so read what is stored.
+    const queuedIds = new Set(queued.map((row) => row.id));
+    const movedOn = await findTasksById(
+      this.#db,
+      due.filter((id) => !queuedIds.has(id)),
+    );
+    const current = new Map([...queued, ...movedOn].map((row) => [row.id, row]));
+    return inserted.map((row) => current.get(row.id) ?? row);
+  }
+}
+
+function byIdempotencyKey(a: NewTaskRecord, b: NewTaskRecord): number {
+  const [x, y] = [a.idempotencyKey ?? "", b.idempotencyKey ?? ""];
+  return x < y ? -1 : x > y ? 1 : 0;
+}
+
+function plan(
+  input: CreateTaskInput,
+  {
+    fieldPrefix,
+    keyField,
+    idempotency,
+  }: Omit<PlannedTask, "record"> & {
+    idempotency: IdempotencyInput | undefined;
+  },
+): PlannedTask {
+  return {
+    record: {
+      id: uuidv7(),
+      name: input.name,
+      prompt: input.prompt,
+      systemPrompt: input.systemPrompt,
+      model: input.model,
+      params: input.params,
+      priority: input.priority,
+      parentTaskId: input.parentTaskId,
+      metadata: input.metadata,
+      requestId: input.requestId,
+      maxAttempts: input.maxAttempts ?? DEFAULT_MAX_ATTEMPTS,
+      timeoutMs: input.timeoutMs,
+      queueTtlMs: input.queueTtlMs,
+      runAt: input.runAt,
+      idempotencyKey: idempotency?.key,
+      requestHash: idempotency?.requestHash,
+    },
+    fieldPrefix,
+    keyField,
+  };
 }

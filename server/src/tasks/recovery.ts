@@ -1,7 +1,12 @@
 import { type Kysely, sql } from "kysely";
 import type { Logger } from "pino";
 import type { DB } from "../db/schema.js";
-import { expireQueuedTask, findTasksNeedingRecovery, markQueued, releaseLostTask } from "../db/tasks.js";
+import {
+  expireQueuedTask,
+  findTasksNeedingRecovery,
+  markQueued,
+  releaseLostTask,
+} from "../db/tasks.js";
 import type { TaskQueue } from "../queue/task-queue.js";
 
 export interface RecoveryOptions {
@@ -65,7 +70,9 @@ export class RecoverySweep {
     const result: SweepResult = { enqueued: 0, released: 0, expired: 0, cancelsResent: 0 };
     const { intervalMs, workerLockMs, batchSize } = this.#options;
     await this.#db.transaction().execute(async (trx) => {
-      const { rows } = await sql<{ locked: boolean }>`select pg_try_advisory_xact_lock(${SWEEP_LOCK_KEY}) as locked`.execute(trx);
+      const { rows } = await sql<{
+        locked: boolean;
+      }>`select pg_try_advisory_xact_lock(${SWEEP_LOCK_KEY}) as locked`.execute(trx);
       if (rows[0]?.locked !== true) return;
       const candidates = await findTasksNeedingRecovery(trx, {
         pendingOlderThanMs: 2 * intervalMs,

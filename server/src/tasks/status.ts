@@ -15,7 +15,14 @@ export type TaskStatus = (typeof TASK_STATUSES)[number];
 export const TASK_PRIORITIES = ["low", "normal", "high", "critical"] as const;
 export type TaskPriority = (typeof TASK_PRIORITIES)[number];
 
-const terminal: ReadonlySet<TaskStatus> = new Set(["completed", "failed", "cancelled"]);
+/** The end states: only RetryTask leaves one, and only these may be deleted. */
+export const TERMINAL_STATUSES = [
+  "completed",
+  "failed",
+  "cancelled",
+] as const satisfies readonly TaskStatus[];
+
+const terminal: ReadonlySet<TaskStatus> = new Set(TERMINAL_STATUSES);
 
 /** Nothing leaves a terminal state except RetryTask. */
 export function isTerminal(status: TaskStatus): boolean {
