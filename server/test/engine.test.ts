@@ -179,6 +179,25 @@ describe("cancellation and priorities (one worker slot)", () => {
     );
   });
 
+  it("fails a task that waited longer than its queue TTL with EXPIRED", async () => {
+    const { task: blocker } = await client.createTask({
+      prompt: "[[sim ttft=1500]] busy",
+      model: MODEL,
+    });
+    const { task } = await client.createTask({
+      prompt: "too late",
+      model: MODEL,
+      queueTtl: { seconds: 1n },
+    });
+    const expired = await settled(client, task?.id ?? "");
+    expect([expired.status, expired.error?.code, expired.attempts]).toEqual([
+      TaskStatus.FAILED,
+      "EXPIRED",
+      0,
+    ]);
+    await settled(client, blocker?.id ?? "");
+  });
+
   it("starts a critical task before 200 low ones queued ahead of it", async () => {
     const { task: blocker } = await client.createTask({
       prompt: "[[sim ttft=300]] blocker",
@@ -232,6 +251,36 @@ describe("recovery from crashes", () => {
       const done = await settled(client, id);
       expect(done.status).toBe(TaskStatus.COMPLETED);
       expect(done.output).toBe("Echo: orphan");
+    } finally {
+      await app.close();
+    }
+  });
+
+  it("moves on a task left running with no live job", async () => {
+    const app = await startTestApp({ RECOVERY_INTERVAL_MS: "100", WORKER_LOCK_MS: "1000" });
+    try {
+      const client = clientFor(app);
+      // The state a worker that died after its claim, with its job gone from Redis, leaves.
+      const id = "01a20000-0000-7000-8000-00000000a002";
+      await app.db
+        .insertInto("tasks")
+        .values({ id, prompt: "abandoned", model: MODEL, params: "{}", metadata: "{}" })
+        .execute();
+      await sql`update tasks set status = 'queued', queued_at = now() where id = ${id}`.execute(
+        app.db,
+      );
+      await sql`update tasks set status = 'running', started_at = now(), attempts = 1 where id = ${id}`.execute(
+        app.db,
+      );
+      await sql`insert into task_attempts (task_id, attempt, worker_id) values (${id}, 1, 'ghost')`.execute(
+        app.db,
+      );
+      const done = await settled(client, id);
+      expect(done.status).toBe(TaskStatus.COMPLETED);
+      expect((await attemptsOf(app, id)).map((a) => [a.outcome, a.error_code])).toEqual([
+        ["failed", "WORKER_LOST"],
+        ["succeeded", null],
+      ]);
     } finally {
       await app.close();
     }
