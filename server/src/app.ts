@@ -3,6 +3,7 @@ import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { connectNodeAdapter } from "@connectrpc/connect-node";
 import { AdminService, TaskService } from "@promptline/proto";
+import { Redis } from "ioredis";
 import { type Kysely, sql } from "kysely";
 import type { Logger } from "pino";
 import { v7 as uuidv7 } from "uuid";
@@ -10,10 +11,13 @@ import { AdminServiceHandler } from "./api/admin-service.js";
 import { type ApiServer, startApiServer } from "./api/http-server.js";
 import { errorInterceptor, requestIdInterceptor } from "./api/interceptors.js";
 import { TaskServiceHandler } from "./api/task-service.js";
+import { WatchHandlers } from "./api/watch.js";
 import type { Config } from "./config.js";
 import { createPgliteDb, createPostgresDb } from "./db/connection.js";
 import { migrateToLatest } from "./db/migrate.js";
 import type { DB } from "./db/schema.js";
+import { TaskFeed } from "./events/feed.js";
+import { RedisTaskNotifier } from "./events/publisher.js";
 import { createProviderRegistry, type ProviderConfig } from "./llm/providers.js";
 import { startSimulator } from "./llm/simulator.js";
 import { startMaintenance } from "./queue/maintenance.js";
@@ -33,6 +37,8 @@ export interface App {
   /** Base URL of the API and web UI; undefined for a worker-only process. */
   url: string | undefined;
   db: Kysely<DB>;
+  /** Live watch streams this process serves (0 for a worker). */
+  watchers(): number;
   /** What the process is using, for the start-up banner. */
   using: { database: string; redis: string; models: string };
   close(): Promise<void>;
@@ -94,11 +100,21 @@ export async function startApp(config: Config, log: Logger): Promise<App> {
     closers.push(() => queue.close());
     await queue.ready();
 
-    const tasks = new TaskLifecycle({ db, queue, providers, log });
+    // Live fan-out: published after commit on one Redis channel per deployment.
+    const eventsRedis = new Redis(redis.url, {
+      enableOfflineQueue: false,
+      maxRetriesPerRequest: 1,
+    });
+    eventsRedis.on("error", (err) => log.debug({ err }, "events connection error"));
+    closers.push(async () => eventsRedis.disconnect());
+    const notifier = new RedisTaskNotifier(eventsRedis, config.queuePrefix, log);
+
+    const tasks = new TaskLifecycle({ db, queue, providers, notifier, log });
 
     const recovery = new RecoverySweep({
       db,
       queue,
+      notifier,
       log,
       options: { intervalMs: config.recoveryIntervalMs, workerLockMs: config.workerLockMs },
     });
@@ -108,7 +124,12 @@ export async function startApp(config: Config, log: Logger): Promise<App> {
     const retention = new Retention({ db, log });
 
     let server: ApiServer | undefined;
+    let feed: TaskFeed | undefined;
     if (config.role !== "worker") {
+      const apiFeed = new TaskFeed({ redisUrl: redis.url, prefix: config.queuePrefix, db, log });
+      feed = apiFeed;
+      await apiFeed.start();
+      closers.push(() => apiFeed.close());
       const inspector = new QueueInspector({ redisUrl: redis.url, prefix: config.queuePrefix });
       closers.push(() => inspector.close());
       await inspector.ready();
@@ -117,8 +138,15 @@ export async function startApp(config: Config, log: Logger): Promise<App> {
       const handler = new TaskServiceHandler({
         tasks,
         providers,
-        canceller: new TaskCanceller(db, queue),
+        canceller: new TaskCanceller(db, queue, notifier),
         ops,
+        watch: new WatchHandlers({
+          tasks,
+          feed: apiFeed,
+          db,
+          redis: eventsRedis,
+          prefix: config.queuePrefix,
+        }),
       });
       server = await startApiServer({
         host: config.host,
@@ -144,6 +172,7 @@ export async function startApp(config: Config, log: Logger): Promise<App> {
       const runner = new TaskRunner({
         db,
         providers,
+        notifier,
         log,
         options: { defaultTimeoutMs: config.taskTimeoutMs, backoff: config.retry },
       });
@@ -185,6 +214,7 @@ export async function startApp(config: Config, log: Logger): Promise<App> {
     return {
       url: server === undefined ? undefined : `http://${host}:${server.port}`,
       db,
+      watchers: () => feed?.watchers ?? 0,
       using: {
         database:
           config.databaseUrl === undefined

@@ -92,6 +92,8 @@ const SERVER_MAIN = new URL("../src/main.ts", import.meta.url).pathname;
 
 export interface ChildProcessHandle {
   readonly pid: number;
+  /** The API's base URL, for an `api` or `all` process. */
+  readonly url: string | undefined;
   /** Resolves with the exit code (or signal name) once the process ended. */
   readonly exited: Promise<number | string>;
   kill(signal: NodeJS.Signals): void;
@@ -135,5 +137,6 @@ export async function spawnPromptline(
   });
   const pid = child.pid;
   if (pid === undefined) throw new Error("child has no pid");
-  return { pid, exited, kill: (signal) => child.kill(signal) };
+  const url = /Promptline running at (http:\/\/[^\s"]+)/.exec(output)?.[1];
+  return { pid, url, exited, kill: (signal) => child.kill(signal) };
 }

@@ -59,12 +59,27 @@ export function isUnavailable(error: unknown): boolean {
  */
 export function errorInterceptor(log: Logger): Interceptor {
   return (next) => async (req) => {
+    const map = (error: unknown) =>
+      toConnectError(error, log, req.method.name, req.contextValues.get(kRequestId));
     try {
-      return await next(req);
+      const res = await next(req);
+      // A server stream fails while it is read, after next() returned.
+      return res.stream ? { ...res, message: mapStreamErrors(res.message, map) } : res;
     } catch (error) {
-      throw toConnectError(error, log, req.method.name, req.contextValues.get(kRequestId));
+      throw map(error);
     }
   };
+}
+
+async function* mapStreamErrors<T>(
+  messages: AsyncIterable<T>,
+  map: (error: unknown) => ConnectError,
+): AsyncIterable<T> {
+  try {
+    yield* messages;
+  } catch (error) {
+    throw map(error);
+  }
 }
 
 function toConnectError(

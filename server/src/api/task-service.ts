@@ -19,6 +19,8 @@ import {
   type RetryTaskRequest,
   RetryTaskResponseSchema,
   type TaskService,
+  type WatchTaskRequest,
+  type WatchTasksRequest,
 } from "@promptline/proto";
 import type { ProviderRegistry } from "../llm/providers.js";
 import type { TaskCanceller } from "../tasks/cancel.js";
@@ -34,12 +36,14 @@ import {
   parseListTasks,
   parseTaskId,
 } from "./validation.js";
+import type { WatchHandlers } from "./watch.js";
 
 export interface TaskServiceHandlerDeps {
   tasks: TaskLifecycle;
   providers: ProviderRegistry;
   canceller: TaskCanceller;
   ops: Operations;
+  watch: WatchHandlers;
 }
 
 /** TaskService over Connect, gRPC and gRPC-web: translate, delegate, translate back. */
@@ -48,12 +52,22 @@ export class TaskServiceHandler implements ServiceImpl<typeof TaskService> {
   private readonly providers: ProviderRegistry;
   private readonly canceller: TaskCanceller;
   private readonly ops: Operations;
+  private readonly watch: WatchHandlers;
 
   constructor(deps: TaskServiceHandlerDeps) {
+    this.watch = deps.watch;
     this.tasks = deps.tasks;
     this.providers = deps.providers;
     this.canceller = deps.canceller;
     this.ops = deps.ops;
+  }
+
+  watchTask(req: WatchTaskRequest, ctx: HandlerContext) {
+    return this.watch.watchTask(req, ctx);
+  }
+
+  watchTasks(req: WatchTasksRequest, ctx: HandlerContext) {
+    return this.watch.watchTasks(req, ctx);
   }
 
   async cancelTask(req: CancelTaskRequest) {

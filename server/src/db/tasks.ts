@@ -398,3 +398,19 @@ export async function listTasks(db: Kysely<DB>, filter: TaskListFilter): Promise
   if (filter.beforeId !== undefined) query = query.where("id", "<", filter.beforeId);
   return query.orderBy("id", "desc").limit(filter.limit).execute();
 }
+
+/** Which of `ids` match a text search (the same one ListTasks uses). */
+export async function idsMatchingQuery(
+  db: Kysely<DB>,
+  ids: readonly string[],
+  query: string,
+): Promise<Set<string>> {
+  if (ids.length === 0) return new Set();
+  const rows = await db
+    .selectFrom("tasks")
+    .select("id")
+    .where("id", "in", ids)
+    .where(sql<boolean>`search @@ websearch_to_tsquery('simple', ${query})`)
+    .execute();
+  return new Set(rows.map((r) => r.id));
+}

@@ -1,6 +1,7 @@
 import type { Kysely } from "kysely";
 import type { DB } from "../db/schema.js";
 import { cancelWaitingTask, findTask, requestCancel, type TaskRow } from "../db/tasks.js";
+import type { TaskNotifier } from "../events/publisher.js";
 import type { TaskQueue } from "../queue/task-queue.js";
 import { TaskNotFoundError, TaskStateError } from "./errors.js";
 
@@ -14,10 +15,13 @@ export class TaskCanceller {
   constructor(
     private readonly db: Kysely<DB>,
     private readonly queue: TaskQueue,
+    private readonly notifier: TaskNotifier,
   ) {}
 
-  cancel(id: string): Promise<TaskRow> {
-    return cancelTask(this.db, this.queue, id);
+  async cancel(id: string): Promise<TaskRow> {
+    const task = await cancelTask(this.db, this.queue, id);
+    this.notifier.changed([task]);
+    return task;
   }
 }
 

@@ -23,6 +23,7 @@ import {
   type TaskParamsJson,
   type TaskRow,
 } from "../db/tasks.js";
+import type { TaskNotifier } from "../events/publisher.js";
 import { type ProviderRegistry, UnknownModelError } from "../llm/providers.js";
 import type { EnqueueJob, TaskQueue } from "../queue/task-queue.js";
 import {
@@ -75,6 +76,7 @@ export interface TaskLifecycleDeps {
   db: Kysely<DB>;
   queue: TaskQueue;
   providers: ProviderRegistry;
+  notifier: TaskNotifier;
   log: Logger;
 }
 
@@ -100,12 +102,14 @@ export class TaskLifecycle {
   readonly #db: Kysely<DB>;
   readonly #queue: TaskQueue;
   readonly #providers: ProviderRegistry;
+  readonly #notifier: TaskNotifier;
   readonly #log: Logger;
 
   constructor(deps: TaskLifecycleDeps) {
     this.#db = deps.db;
     this.#queue = deps.queue;
     this.#providers = deps.providers;
+    this.#notifier = deps.notifier;
     this.#log = deps.log;
   }
 
@@ -199,6 +203,7 @@ export class TaskLifecycle {
       // would only make the client retry into FailedPrecondition.
       this.#log.warn({ err, taskId: id }, "could not enqueue a retried task; left to recovery");
     }
+    this.#notifier.changed([task]);
     return task;
   }
 
@@ -207,10 +212,16 @@ export class TaskLifecycle {
    * children stay; their parent_task_id becomes null.
    */
   async delete(id: string): Promise<void> {
-    if (await deleteTaskIn(this.#db, id, TERMINAL_STATUSES)) return;
+    if (await deleteTaskIn(this.#db, id, TERMINAL_STATUSES)) {
+      this.#notifier.deleted([id]);
+      return;
+    }
     const current = await this.get(id);
     // It finished between the two statements: one more try settles it.
-    if (isTerminal(current.status) && (await deleteTaskIn(this.#db, id, TERMINAL_STATUSES))) return;
+    if (isTerminal(current.status) && (await deleteTaskIn(this.#db, id, TERMINAL_STATUSES))) {
+      this.#notifier.deleted([id]);
+      return;
+    }
     throw new TaskStateError(
       `task ${id} is ${current.status}; only completed, failed or cancelled tasks can be deleted`,
     );
@@ -362,7 +373,9 @@ export class TaskLifecycle {
       due.filter((id) => !queuedIds.has(id)),
     );
     const current = new Map([...queued, ...movedOn].map((row) => [row.id, row]));
-    return inserted.map((row) => current.get(row.id) ?? row);
+    const rows = inserted.map((row) => current.get(row.id) ?? row);
+    this.#notifier.created(rows);
+    return rows;
   }
 }
 

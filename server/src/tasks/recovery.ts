@@ -1,12 +1,13 @@
 import { type Kysely, sql } from "kysely";
 import type { Logger } from "pino";
-import type { DB } from "../db/schema.js";
+import type { DB, TaskRow } from "../db/schema.js";
 import {
   expireQueuedTask,
   findTasksNeedingRecovery,
   markQueued,
   releaseLostTask,
 } from "../db/tasks.js";
+import type { TaskNotifier } from "../events/publisher.js";
 import type { TaskQueue } from "../queue/task-queue.js";
 
 export interface RecoveryOptions {
@@ -37,14 +38,22 @@ const SWEEP_LOCK_KEY = 0x70726f6d; // "prom"
 export class RecoverySweep {
   readonly #db: Kysely<DB>;
   readonly #queue: TaskQueue;
+  readonly #notifier: TaskNotifier;
   readonly #log: Logger;
   readonly #options: Required<RecoveryOptions>;
   #timer: NodeJS.Timeout | undefined;
   #running: Promise<unknown> | undefined;
 
-  constructor(deps: { db: Kysely<DB>; queue: TaskQueue; log: Logger; options: RecoveryOptions }) {
+  constructor(deps: {
+    db: Kysely<DB>;
+    queue: TaskQueue;
+    notifier: TaskNotifier;
+    log: Logger;
+    options: RecoveryOptions;
+  }) {
     this.#db = deps.db;
     this.#queue = deps.queue;
+    this.#notifier = deps.notifier;
     this.#log = deps.log;
     this.#options = { batchSize: 500, ...deps.options };
   }
@@ -68,6 +77,8 @@ export class RecoverySweep {
 
   async sweepOnce(): Promise<SweepResult> {
     const result: SweepResult = { enqueued: 0, released: 0, expired: 0, cancelsResent: 0 };
+    // Published after the commit, so a watcher that re-reads sees the change.
+    const changed: TaskRow[] = [];
     const { intervalMs, workerLockMs, batchSize } = this.#options;
     await this.#db.transaction().execute(async (trx) => {
       const { rows } = await sql<{
@@ -83,9 +94,15 @@ export class RecoverySweep {
       for (const task of candidates) {
         if (task.status === "pending") {
           await this.#queue.enqueue(task.id, task.priority);
-          if ((await markQueued(trx, task.id)) !== undefined) result.enqueued++;
+          const queued = await markQueued(trx, task.id);
+          if (queued !== undefined) {
+            changed.push(queued);
+            result.enqueued++;
+          }
         } else if (task.status === "queued") {
-          if ((await expireQueuedTask(trx, task.id)) !== undefined) {
+          const expired = await expireQueuedTask(trx, task.id);
+          if (expired !== undefined) {
+            changed.push(expired);
             await this.#queue.remove(task.id);
             result.expired++;
           } else if ((await this.#queue.jobState(task.id)) === undefined) {
@@ -103,12 +120,14 @@ export class RecoverySweep {
           }
           const released = await releaseLostTask(trx, task.id);
           if (released !== undefined) {
+            changed.push(released);
             result.released++;
             if (released.status === "queued") await this.#queue.enqueue(task.id, task.priority);
           }
         }
       }
     });
+    this.#notifier.changed(changed);
     if (result.enqueued + result.released + result.expired + result.cancelsResent > 0) {
       this.#log.info(result, "recovery sweep moved tasks on");
     }

@@ -14,6 +14,7 @@ import {
   type TaskParamsJson,
   type TaskRow,
 } from "../db/tasks.js";
+import type { TaskNotifier } from "../events/publisher.js";
 import { ProviderError } from "../llm/errors.js";
 import { estimateTokens } from "../llm/openai-client.js";
 import { type ProviderRegistry, UnknownModelError } from "../llm/providers.js";
@@ -43,6 +44,7 @@ export interface TaskRunnerOptions {
 export interface TaskRunnerDeps {
   db: Kysely<DB>;
   providers: ProviderRegistry;
+  notifier: TaskNotifier;
   log: Logger;
   options: TaskRunnerOptions;
 }
@@ -57,12 +59,14 @@ export interface TaskRunnerDeps {
 export class TaskRunner {
   readonly #db: Kysely<DB>;
   readonly #providers: ProviderRegistry;
+  readonly #notifier: TaskNotifier;
   readonly #log: Logger;
   readonly #options: TaskRunnerOptions;
 
   constructor(deps: TaskRunnerDeps) {
     this.#db = deps.db;
     this.#providers = deps.providers;
+    this.#notifier = deps.notifier;
     this.#log = deps.log;
     this.#options = deps.options;
   }
@@ -114,6 +118,7 @@ export class TaskRunner {
     const signal = jobSignal === undefined ? timeout : AbortSignal.any([jobSignal, timeout]);
     const started = performance.now();
     let output = "";
+    const writer = this.#notifier.output(task.id, task.attempts);
     let providerName: string | undefined;
     try {
       const { provider, client, upstreamModel } = this.#providers.resolve(task.model);
@@ -126,10 +131,13 @@ export class TaskRunner {
           stream: true,
           onDelta: (text) => {
             output += text;
+            writer.append(text);
           },
         },
       );
       const usage = answer.usage;
+      // Every delta goes out before the status that ends the attempt.
+      await writer.finish();
       await this.#end(
         task,
         { latencyMs: answer.latencyMs, ttftMs: answer.ttftMs, provider: providerName, usage },
@@ -144,6 +152,7 @@ export class TaskRunner {
       return { result: { outcome: "completed" }, usedTokens: usage?.totalTokens };
     } catch (error) {
       const latencyMs = performance.now() - started;
+      await writer.finish();
       const measures = { latencyMs, ttftMs: undefined, provider: providerName, usage: undefined };
       if (jobSignal?.aborted && jobSignal.reason === ABORT_CANCELLED) {
         await this.#end(task, measures, { status: "cancelled", output, error: cancelledError() });
@@ -215,21 +224,29 @@ export class TaskRunner {
   async #claim(taskId: string, workerId: string): Promise<TaskRow | undefined> {
     for (let round = 0; round < 3; round++) {
       const claimed = await claimTask(this.#db, taskId, workerId);
-      if (claimed !== undefined) return claimed;
+      if (claimed !== undefined) {
+        this.#notifier.changed([claimed]);
+        return claimed;
+      }
       const current = await findTask(this.#db, taskId);
       switch (current?.status) {
         case "pending":
-          await markQueued(this.#db, taskId);
+          this.#notifier.changed([await markQueued(this.#db, taskId)]);
           break;
-        case "queued":
-          if ((await expireQueuedTask(this.#db, taskId)) !== undefined) return undefined;
+        case "queued": {
+          const expired = await expireQueuedTask(this.#db, taskId);
+          if (expired !== undefined) {
+            this.#notifier.changed([expired]);
+            return undefined;
+          }
           break;
+        }
         case "running":
           this.#log.warn(
             { taskId, attempt: current.attempts },
             "job re-delivered for a running task; its worker is gone",
           );
-          await releaseLostTask(this.#db, taskId);
+          this.#notifier.changed([await releaseLostTask(this.#db, taskId)]);
           break;
         default:
           return undefined;
@@ -260,6 +277,7 @@ export class TaskRunner {
       provider: measured?.provider,
     };
     const ended = await endAttempt(this.#db, measures, end);
+    this.#notifier.changed([ended]);
     if (ended === undefined) {
       this.#log.info(
         { taskId: task.id, attempt: task.attempts },

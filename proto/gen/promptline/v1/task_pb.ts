@@ -12,7 +12,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file promptline/v1/task.proto.
  */
 export const file_promptline_v1_task: GenFile = /*@__PURE__*/
-  fileDesc("Chhwcm9tcHRsaW5lL3YxL3Rhc2sucHJvdG8SDXByb21wdGxpbmUudjEipgEKClRhc2tQYXJhbXMSGAoLdGVtcGVyYXR1cmUYASABKAFIAIgBARISCgV0b3BfcBgCIAEoAUgBiAEBEhcKCm1heF90b2tlbnMYAyABKAVIAogBARIRCgRzZWVkGAQgASgDSAOIAQESDAoEc3RvcBgFIAMoCUIOCgxfdGVtcGVyYXR1cmVCCAoGX3RvcF9wQg0KC19tYXhfdG9rZW5zQgcKBV9zZWVkIj8KCVRhc2tFcnJvchIMCgRjb2RlGAEgASgJEg8KB21lc3NhZ2UYAiABKAkSEwoLaHR0cF9zdGF0dXMYAyABKAUiVAoKVG9rZW5Vc2FnZRIVCg1wcm9tcHRfdG9rZW5zGAEgASgFEhkKEWNvbXBsZXRpb25fdG9rZW5zGAIgASgFEhQKDHRvdGFsX3Rva2VucxgDIAEoBSL5CAoEVGFzaxIKCgJpZBgBIAEoCRIMCgRuYW1lGAIgASgJEg4KBnByb21wdBgDIAEoCRIVCg1zeXN0ZW1fcHJvbXB0GAQgASgJEg0KBW1vZGVsGAUgASgJEikKBnBhcmFtcxgGIAEoCzIZLnByb21wdGxpbmUudjEuVGFza1BhcmFtcxItCghwcmlvcml0eRgHIAEoDjIbLnByb21wdGxpbmUudjEuVGFza1ByaW9yaXR5EikKBnN0YXR1cxgIIAEoDjIZLnByb21wdGxpbmUudjEuVGFza1N0YXR1cxIOCgZvdXRwdXQYCSABKAkSJwoFZXJyb3IYCiABKAsyGC5wcm9tcHRsaW5lLnYxLlRhc2tFcnJvchIbCg5wYXJlbnRfdGFza19pZBgLIAEoCUgAiAEBEhAKCGF0dGVtcHRzGAwgASgFEhQKDG1heF9hdHRlbXB0cxgNIAEoBRIoCgV1c2FnZRgOIAEoCzIZLnByb21wdGxpbmUudjEuVG9rZW5Vc2FnZRIqCgdsYXRlbmN5GA8gASgLMhkuZ29vZ2xlLnByb3RvYnVmLkR1cmF0aW9uEjYKE3RpbWVfdG9fZmlyc3RfdG9rZW4YECABKAsyGS5nb29nbGUucHJvdG9idWYuRHVyYXRpb24SLgoKY3JlYXRlZF9hdBgRIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASLQoJcXVldWVkX2F0GBIgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIuCgpzdGFydGVkX2F0GBMgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIwCgxjb21wbGV0ZWRfYXQYFCABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEi4KCnVwZGF0ZWRfYXQYFSABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEhIKCnJlcXVlc3RfaWQYFiABKAkSEAoIcHJvdmlkZXIYFyABKAkSFgoOcmVzcG9uc2VfbW9kZWwYGCABKAkSEAoIY29zdF91c2QYGSABKAESMwoIbWV0YWRhdGEYGiADKAsyIS5wcm9tcHRsaW5lLnYxLlRhc2suTWV0YWRhdGFFbnRyeRIqCgd0aW1lb3V0GBsgASgLMhkuZ29vZ2xlLnByb3RvYnVmLkR1cmF0aW9uEiwKCXF1ZXVlX3R0bBgcIAEoCzIZLmdvb2dsZS5wcm90b2J1Zi5EdXJhdGlvbhIqCgZydW5fYXQYHSABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEhcKD2lkZW1wb3RlbmN5X2tleRgeIAEoCRI3ChNjYW5jZWxfcmVxdWVzdGVkX2F0GB8gASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBovCg1NZXRhZGF0YUVudHJ5EgsKA2tleRgBIAEoCRINCgV2YWx1ZRgCIAEoCToCOAFCEQoPX3BhcmVudF90YXNrX2lkIvkCCgtUYXNrQXR0ZW1wdBIPCgdhdHRlbXB0GAEgASgFEhEKCXdvcmtlcl9pZBgCIAEoCRIuCgpzdGFydGVkX2F0GAMgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIvCgtmaW5pc2hlZF9hdBgEIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASLgoHb3V0Y29tZRgFIAEoDjIdLnByb21wdGxpbmUudjEuQXR0ZW1wdE91dGNvbWUSJwoFZXJyb3IYBiABKAsyGC5wcm9tcHRsaW5lLnYxLlRhc2tFcnJvchIqCgdsYXRlbmN5GAcgASgLMhkuZ29vZ2xlLnByb3RvYnVmLkR1cmF0aW9uEjYKE3RpbWVfdG9fZmlyc3RfdG9rZW4YCCABKAsyGS5nb29nbGUucHJvdG9idWYuRHVyYXRpb24SKAoFdXNhZ2UYCSABKAsyGS5wcm9tcHRsaW5lLnYxLlRva2VuVXNhZ2Ui5gEKCVRhc2tFdmVudBILCgNzZXEYASABKAUSDAoEdHlwZRgCIAEoCRIuCgtmcm9tX3N0YXR1cxgDIAEoDjIZLnByb21wdGxpbmUudjEuVGFza1N0YXR1cxIsCgl0b19zdGF0dXMYBCABKA4yGS5wcm9tcHRsaW5lLnYxLlRhc2tTdGF0dXMSJgoCYXQYBSABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEg8KB2F0dGVtcHQYBiABKAUSJwoFZXJyb3IYByABKAsyGC5wcm9tcHRsaW5lLnYxLlRhc2tFcnJvciKJBAoRQ3JlYXRlVGFza1JlcXVlc3QSDAoEbmFtZRgBIAEoCRIOCgZwcm9tcHQYAiABKAkSFQoNc3lzdGVtX3Byb21wdBgDIAEoCRINCgVtb2RlbBgEIAEoCRIpCgZwYXJhbXMYBSABKAsyGS5wcm9tcHRsaW5lLnYxLlRhc2tQYXJhbXMSLQoIcHJpb3JpdHkYBiABKA4yGy5wcm9tcHRsaW5lLnYxLlRhc2tQcmlvcml0eRIbCg5wYXJlbnRfdGFza19pZBgHIAEoCUgAiAEBEkAKCG1ldGFkYXRhGAggAygLMi4ucHJvbXB0bGluZS52MS5DcmVhdGVUYXNrUmVxdWVzdC5NZXRhZGF0YUVudHJ5EhQKDG1heF9hdHRlbXB0cxgJIAEoBRIqCgd0aW1lb3V0GAogASgLMhkuZ29vZ2xlLnByb3RvYnVmLkR1cmF0aW9uEiwKCXF1ZXVlX3R0bBgLIAEoCzIZLmdvb2dsZS5wcm90b2J1Zi5EdXJhdGlvbhIqCgZydW5fYXQYDCABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEhcKD2lkZW1wb3RlbmN5X2tleRgNIAEoCRovCg1NZXRhZGF0YUVudHJ5EgsKA2tleRgBIAEoCRINCgV2YWx1ZRgCIAEoCToCOAFCEQoPX3BhcmVudF90YXNrX2lkIjcKEkNyZWF0ZVRhc2tSZXNwb25zZRIhCgR0YXNrGAEgASgLMhMucHJvbXB0bGluZS52MS5UYXNrIhwKDkdldFRhc2tSZXF1ZXN0EgoKAmlkGAEgASgJIowBCg9HZXRUYXNrUmVzcG9uc2USIQoEdGFzaxgBIAEoCzITLnByb21wdGxpbmUudjEuVGFzaxIsCghhdHRlbXB0cxgCIAMoCzIaLnByb21wdGxpbmUudjEuVGFza0F0dGVtcHQSKAoGZXZlbnRzGAMgAygLMhgucHJvbXB0bGluZS52MS5UYXNrRXZlbnQiYwoXQmF0Y2hDcmVhdGVUYXNrc1JlcXVlc3QSLwoFdGFza3MYASADKAsyIC5wcm9tcHRsaW5lLnYxLkNyZWF0ZVRhc2tSZXF1ZXN0EhcKD2lkZW1wb3RlbmN5X2tleRgCIAEoCSI+ChhCYXRjaENyZWF0ZVRhc2tzUmVzcG9uc2USIgoFdGFza3MYASADKAsyEy5wcm9tcHRsaW5lLnYxLlRhc2siHwoRQ2FuY2VsVGFza1JlcXVlc3QSCgoCaWQYASABKAkiNwoSQ2FuY2VsVGFza1Jlc3BvbnNlEiEKBHRhc2sYASABKAsyEy5wcm9tcHRsaW5lLnYxLlRhc2siHgoQUmV0cnlUYXNrUmVxdWVzdBIKCgJpZBgBIAEoCSI2ChFSZXRyeVRhc2tSZXNwb25zZRIhCgR0YXNrGAEgASgLMhMucHJvbXB0bGluZS52MS5UYXNrIh8KEURlbGV0ZVRhc2tSZXF1ZXN0EgoKAmlkGAEgASgJIhQKEkRlbGV0ZVRhc2tSZXNwb25zZSIWChRHZXRRdWV1ZVN0YXRzUmVxdWVzdCJHCgtTdGF0dXNDb3VudBIpCgZzdGF0dXMYASABKA4yGS5wcm9tcHRsaW5lLnYxLlRhc2tTdGF0dXMSDQoFY291bnQYAiABKAMiQgoPTW9kZWxRdWV1ZURlcHRoEg0KBW1vZGVsGAEgASgJEg8KB3dhaXRpbmcYAiABKAMSDwoHcnVubmluZxgDIAEoAyLvAgoVR2V0UXVldWVTdGF0c1Jlc3BvbnNlEioKBmNvdW50cxgBIAMoCzIaLnByb21wdGxpbmUudjEuU3RhdHVzQ291bnQSLgoGbW9kZWxzGAIgAygLMh4ucHJvbXB0bGluZS52MS5Nb2RlbFF1ZXVlRGVwdGgSHAoUZmluaXNoZWRfbGFzdF9taW51dGUYAyABKAMSGgoSZmluaXNoZWRfbGFzdF9ob3VyGAQgASgDEi4KC2xhdGVuY3lfcDUwGAUgASgLMhkuZ29vZ2xlLnByb3RvYnVmLkR1cmF0aW9uEi4KC2xhdGVuY3lfcDk1GAYgASgLMhkuZ29vZ2xlLnByb3RvYnVmLkR1cmF0aW9uEhwKFGVycm9yX3JhdGVfbGFzdF9ob3VyGAcgASgBEhUKDXF1ZXVlX3dhaXRpbmcYCCABKAMSFQoNcXVldWVfZGVsYXllZBgJIAEoAxIUCgxxdWV1ZV9hY3RpdmUYCiABKAMiFAoSTGlzdFdvcmtlcnNSZXF1ZXN0ItkBCgZXb3JrZXISCgoCaWQYASABKAkSDAoEaG9zdBgCIAEoCRILCgNwaWQYAyABKAUSEwoLY29uY3VycmVuY3kYBCABKAUSDgoGYWN0aXZlGAUgASgFEhEKCXByb2Nlc3NlZBgGIAEoAxIOCgZmYWlsZWQYByABKAMSLgoKc3RhcnRlZF9hdBgIIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASMAoMbGFzdF9zZWVuX2F0GAkgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcCI9ChNMaXN0V29ya2Vyc1Jlc3BvbnNlEiYKB3dvcmtlcnMYASADKAsyFS5wcm9tcHRsaW5lLnYxLldvcmtlciLjAQoQTGlzdFRhc2tzUmVxdWVzdBIRCglwYWdlX3NpemUYASABKAUSEgoKcGFnZV90b2tlbhgCIAEoCRIrCghzdGF0dXNlcxgDIAMoDjIZLnByb21wdGxpbmUudjEuVGFza1N0YXR1cxINCgVtb2RlbBgEIAEoCRINCgVxdWVyeRgFIAEoCRItCghwcmlvcml0eRgGIAEoDjIbLnByb21wdGxpbmUudjEuVGFza1ByaW9yaXR5EhsKDnBhcmVudF90YXNrX2lkGAcgASgJSACIAQFCEQoPX3BhcmVudF90YXNrX2lkIlAKEUxpc3RUYXNrc1Jlc3BvbnNlEiIKBXRhc2tzGAEgAygLMhMucHJvbXB0bGluZS52MS5UYXNrEhcKD25leHRfcGFnZV90b2tlbhgCIAEoCSITChFMaXN0TW9kZWxzUmVxdWVzdCJiCgVNb2RlbBIKCgJpZBgBIAEoCRIQCghwcm92aWRlchgCIAEoCRIQCghvd25lZF9ieRgDIAEoCRIWCg5jb250ZXh0X2xlbmd0aBgEIAEoBRIRCglzaW11bGF0ZWQYBSABKAgiOgoSTGlzdE1vZGVsc1Jlc3BvbnNlEiQKBm1vZGVscxgBIAMoCzIULnByb21wdGxpbmUudjEuTW9kZWwiLgoTUnVuUmV0ZW50aW9uUmVxdWVzdBIXCg9vbGRlcl90aGFuX2RheXMYASABKAUiJwoUUnVuUmV0ZW50aW9uUmVzcG9uc2USDwoHZGVsZXRlZBgBIAEoAyrBAQoKVGFza1N0YXR1cxIbChdUQVNLX1NUQVRVU19VTlNQRUNJRklFRBAAEhcKE1RBU0tfU1RBVFVTX1BFTkRJTkcQARIWChJUQVNLX1NUQVRVU19RVUVVRUQQAhIXChNUQVNLX1NUQVRVU19SVU5OSU5HEAMSGQoVVEFTS19TVEFUVVNfQ09NUExFVEVEEAQSFgoSVEFTS19TVEFUVVNfRkFJTEVEEAUSGQoVVEFTS19TVEFUVVNfQ0FOQ0VMTEVEEAYqkgEKDFRhc2tQcmlvcml0eRIdChlUQVNLX1BSSU9SSVRZX1VOU1BFQ0lGSUVEEAASFQoRVEFTS19QUklPUklUWV9MT1cQARIYChRUQVNLX1BSSU9SSVRZX05PUk1BTBACEhYKElRBU0tfUFJJT1JJVFlfSElHSBADEhoKFlRBU0tfUFJJT1JJVFlfQ1JJVElDQUwQBCqoAQoOQXR0ZW1wdE91dGNvbWUSHwobQVRURU1QVF9PVVRDT01FX1VOU1BFQ0lGSUVEEAASGwoXQVRURU1QVF9PVVRDT01FX1JVTk5JTkcQARIdChlBVFRFTVBUX09VVENPTUVfU1VDQ0VFREVEEAISGgoWQVRURU1QVF9PVVRDT01FX0ZBSUxFRBADEh0KGUFUVEVNUFRfT1VUQ09NRV9DQU5DRUxMRUQQBDKABwoLVGFza1NlcnZpY2USUwoKQ3JlYXRlVGFzaxIgLnByb21wdGxpbmUudjEuQ3JlYXRlVGFza1JlcXVlc3QaIS5wcm9tcHRsaW5lLnYxLkNyZWF0ZVRhc2tSZXNwb25zZSIAEk0KB0dldFRhc2sSHS5wcm9tcHRsaW5lLnYxLkdldFRhc2tSZXF1ZXN0Gh4ucHJvbXB0bGluZS52MS5HZXRUYXNrUmVzcG9uc2UiA5ACARJTCglMaXN0VGFza3MSHy5wcm9tcHRsaW5lLnYxLkxpc3RUYXNrc1JlcXVlc3QaIC5wcm9tcHRsaW5lLnYxLkxpc3RUYXNrc1Jlc3BvbnNlIgOQAgESVgoKTGlzdE1vZGVscxIgLnByb21wdGxpbmUudjEuTGlzdE1vZGVsc1JlcXVlc3QaIS5wcm9tcHRsaW5lLnYxLkxpc3RNb2RlbHNSZXNwb25zZSIDkAIBEmUKEEJhdGNoQ3JlYXRlVGFza3MSJi5wcm9tcHRsaW5lLnYxLkJhdGNoQ3JlYXRlVGFza3NSZXF1ZXN0GicucHJvbXB0bGluZS52MS5CYXRjaENyZWF0ZVRhc2tzUmVzcG9uc2UiABJTCgpDYW5jZWxUYXNrEiAucHJvbXB0bGluZS52MS5DYW5jZWxUYXNrUmVxdWVzdBohLnByb21wdGxpbmUudjEuQ2FuY2VsVGFza1Jlc3BvbnNlIgASUAoJUmV0cnlUYXNrEh8ucHJvbXB0bGluZS52MS5SZXRyeVRhc2tSZXF1ZXN0GiAucHJvbXB0bGluZS52MS5SZXRyeVRhc2tSZXNwb25zZSIAElYKCkRlbGV0ZVRhc2sSIC5wcm9tcHRsaW5lLnYxLkRlbGV0ZVRhc2tSZXF1ZXN0GiEucHJvbXB0bGluZS52MS5EZWxldGVUYXNrUmVzcG9uc2UiA5ACAhJfCg1HZXRRdWV1ZVN0YXRzEiMucHJvbXB0bGluZS52MS5HZXRRdWV1ZVN0YXRzUmVxdWVzdBokLnByb21wdGxpbmUudjEuR2V0UXVldWVTdGF0c1Jlc3BvbnNlIgOQAgESWQoLTGlzdFdvcmtlcnMSIS5wcm9tcHRsaW5lLnYxLkxpc3RXb3JrZXJzUmVxdWVzdBoiLnByb21wdGxpbmUudjEuTGlzdFdvcmtlcnNSZXNwb25zZSIDkAIBMmkKDEFkbWluU2VydmljZRJZCgxSdW5SZXRlbnRpb24SIi5wcm9tcHRsaW5lLnYxLlJ1blJldGVudGlvblJlcXVlc3QaIy5wcm9tcHRsaW5lLnYxLlJ1blJldGVudGlvblJlc3BvbnNlIgBiBnByb3RvMw", [file_google_protobuf_duration, file_google_protobuf_timestamp]);
+  fileDesc("Chhwcm9tcHRsaW5lL3YxL3Rhc2sucHJvdG8SDXByb21wdGxpbmUudjEipgEKClRhc2tQYXJhbXMSGAoLdGVtcGVyYXR1cmUYASABKAFIAIgBARISCgV0b3BfcBgCIAEoAUgBiAEBEhcKCm1heF90b2tlbnMYAyABKAVIAogBARIRCgRzZWVkGAQgASgDSAOIAQESDAoEc3RvcBgFIAMoCUIOCgxfdGVtcGVyYXR1cmVCCAoGX3RvcF9wQg0KC19tYXhfdG9rZW5zQgcKBV9zZWVkIj8KCVRhc2tFcnJvchIMCgRjb2RlGAEgASgJEg8KB21lc3NhZ2UYAiABKAkSEwoLaHR0cF9zdGF0dXMYAyABKAUiVAoKVG9rZW5Vc2FnZRIVCg1wcm9tcHRfdG9rZW5zGAEgASgFEhkKEWNvbXBsZXRpb25fdG9rZW5zGAIgASgFEhQKDHRvdGFsX3Rva2VucxgDIAEoBSL5CAoEVGFzaxIKCgJpZBgBIAEoCRIMCgRuYW1lGAIgASgJEg4KBnByb21wdBgDIAEoCRIVCg1zeXN0ZW1fcHJvbXB0GAQgASgJEg0KBW1vZGVsGAUgASgJEikKBnBhcmFtcxgGIAEoCzIZLnByb21wdGxpbmUudjEuVGFza1BhcmFtcxItCghwcmlvcml0eRgHIAEoDjIbLnByb21wdGxpbmUudjEuVGFza1ByaW9yaXR5EikKBnN0YXR1cxgIIAEoDjIZLnByb21wdGxpbmUudjEuVGFza1N0YXR1cxIOCgZvdXRwdXQYCSABKAkSJwoFZXJyb3IYCiABKAsyGC5wcm9tcHRsaW5lLnYxLlRhc2tFcnJvchIbCg5wYXJlbnRfdGFza19pZBgLIAEoCUgAiAEBEhAKCGF0dGVtcHRzGAwgASgFEhQKDG1heF9hdHRlbXB0cxgNIAEoBRIoCgV1c2FnZRgOIAEoCzIZLnByb21wdGxpbmUudjEuVG9rZW5Vc2FnZRIqCgdsYXRlbmN5GA8gASgLMhkuZ29vZ2xlLnByb3RvYnVmLkR1cmF0aW9uEjYKE3RpbWVfdG9fZmlyc3RfdG9rZW4YECABKAsyGS5nb29nbGUucHJvdG9idWYuRHVyYXRpb24SLgoKY3JlYXRlZF9hdBgRIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASLQoJcXVldWVkX2F0GBIgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIuCgpzdGFydGVkX2F0GBMgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIwCgxjb21wbGV0ZWRfYXQYFCABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEi4KCnVwZGF0ZWRfYXQYFSABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEhIKCnJlcXVlc3RfaWQYFiABKAkSEAoIcHJvdmlkZXIYFyABKAkSFgoOcmVzcG9uc2VfbW9kZWwYGCABKAkSEAoIY29zdF91c2QYGSABKAESMwoIbWV0YWRhdGEYGiADKAsyIS5wcm9tcHRsaW5lLnYxLlRhc2suTWV0YWRhdGFFbnRyeRIqCgd0aW1lb3V0GBsgASgLMhkuZ29vZ2xlLnByb3RvYnVmLkR1cmF0aW9uEiwKCXF1ZXVlX3R0bBgcIAEoCzIZLmdvb2dsZS5wcm90b2J1Zi5EdXJhdGlvbhIqCgZydW5fYXQYHSABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEhcKD2lkZW1wb3RlbmN5X2tleRgeIAEoCRI3ChNjYW5jZWxfcmVxdWVzdGVkX2F0GB8gASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBovCg1NZXRhZGF0YUVudHJ5EgsKA2tleRgBIAEoCRINCgV2YWx1ZRgCIAEoCToCOAFCEQoPX3BhcmVudF90YXNrX2lkIvkCCgtUYXNrQXR0ZW1wdBIPCgdhdHRlbXB0GAEgASgFEhEKCXdvcmtlcl9pZBgCIAEoCRIuCgpzdGFydGVkX2F0GAMgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIvCgtmaW5pc2hlZF9hdBgEIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASLgoHb3V0Y29tZRgFIAEoDjIdLnByb21wdGxpbmUudjEuQXR0ZW1wdE91dGNvbWUSJwoFZXJyb3IYBiABKAsyGC5wcm9tcHRsaW5lLnYxLlRhc2tFcnJvchIqCgdsYXRlbmN5GAcgASgLMhkuZ29vZ2xlLnByb3RvYnVmLkR1cmF0aW9uEjYKE3RpbWVfdG9fZmlyc3RfdG9rZW4YCCABKAsyGS5nb29nbGUucHJvdG9idWYuRHVyYXRpb24SKAoFdXNhZ2UYCSABKAsyGS5wcm9tcHRsaW5lLnYxLlRva2VuVXNhZ2Ui5gEKCVRhc2tFdmVudBILCgNzZXEYASABKAUSDAoEdHlwZRgCIAEoCRIuCgtmcm9tX3N0YXR1cxgDIAEoDjIZLnByb21wdGxpbmUudjEuVGFza1N0YXR1cxIsCgl0b19zdGF0dXMYBCABKA4yGS5wcm9tcHRsaW5lLnYxLlRhc2tTdGF0dXMSJgoCYXQYBSABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEg8KB2F0dGVtcHQYBiABKAUSJwoFZXJyb3IYByABKAsyGC5wcm9tcHRsaW5lLnYxLlRhc2tFcnJvciKJBAoRQ3JlYXRlVGFza1JlcXVlc3QSDAoEbmFtZRgBIAEoCRIOCgZwcm9tcHQYAiABKAkSFQoNc3lzdGVtX3Byb21wdBgDIAEoCRINCgVtb2RlbBgEIAEoCRIpCgZwYXJhbXMYBSABKAsyGS5wcm9tcHRsaW5lLnYxLlRhc2tQYXJhbXMSLQoIcHJpb3JpdHkYBiABKA4yGy5wcm9tcHRsaW5lLnYxLlRhc2tQcmlvcml0eRIbCg5wYXJlbnRfdGFza19pZBgHIAEoCUgAiAEBEkAKCG1ldGFkYXRhGAggAygLMi4ucHJvbXB0bGluZS52MS5DcmVhdGVUYXNrUmVxdWVzdC5NZXRhZGF0YUVudHJ5EhQKDG1heF9hdHRlbXB0cxgJIAEoBRIqCgd0aW1lb3V0GAogASgLMhkuZ29vZ2xlLnByb3RvYnVmLkR1cmF0aW9uEiwKCXF1ZXVlX3R0bBgLIAEoCzIZLmdvb2dsZS5wcm90b2J1Zi5EdXJhdGlvbhIqCgZydW5fYXQYDCABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEhcKD2lkZW1wb3RlbmN5X2tleRgNIAEoCRovCg1NZXRhZGF0YUVudHJ5EgsKA2tleRgBIAEoCRINCgV2YWx1ZRgCIAEoCToCOAFCEQoPX3BhcmVudF90YXNrX2lkIjcKEkNyZWF0ZVRhc2tSZXNwb25zZRIhCgR0YXNrGAEgASgLMhMucHJvbXB0bGluZS52MS5UYXNrIhwKDkdldFRhc2tSZXF1ZXN0EgoKAmlkGAEgASgJIowBCg9HZXRUYXNrUmVzcG9uc2USIQoEdGFzaxgBIAEoCzITLnByb21wdGxpbmUudjEuVGFzaxIsCghhdHRlbXB0cxgCIAMoCzIaLnByb21wdGxpbmUudjEuVGFza0F0dGVtcHQSKAoGZXZlbnRzGAMgAygLMhgucHJvbXB0bGluZS52MS5UYXNrRXZlbnQiYwoXQmF0Y2hDcmVhdGVUYXNrc1JlcXVlc3QSLwoFdGFza3MYASADKAsyIC5wcm9tcHRsaW5lLnYxLkNyZWF0ZVRhc2tSZXF1ZXN0EhcKD2lkZW1wb3RlbmN5X2tleRgCIAEoCSI+ChhCYXRjaENyZWF0ZVRhc2tzUmVzcG9uc2USIgoFdGFza3MYASADKAsyEy5wcm9tcHRsaW5lLnYxLlRhc2siHwoRQ2FuY2VsVGFza1JlcXVlc3QSCgoCaWQYASABKAkiNwoSQ2FuY2VsVGFza1Jlc3BvbnNlEiEKBHRhc2sYASABKAsyEy5wcm9tcHRsaW5lLnYxLlRhc2siHgoQUmV0cnlUYXNrUmVxdWVzdBIKCgJpZBgBIAEoCSI2ChFSZXRyeVRhc2tSZXNwb25zZRIhCgR0YXNrGAEgASgLMhMucHJvbXB0bGluZS52MS5UYXNrIh8KEURlbGV0ZVRhc2tSZXF1ZXN0EgoKAmlkGAEgASgJIhQKEkRlbGV0ZVRhc2tSZXNwb25zZSIWChRHZXRRdWV1ZVN0YXRzUmVxdWVzdCJHCgtTdGF0dXNDb3VudBIpCgZzdGF0dXMYASABKA4yGS5wcm9tcHRsaW5lLnYxLlRhc2tTdGF0dXMSDQoFY291bnQYAiABKAMiQgoPTW9kZWxRdWV1ZURlcHRoEg0KBW1vZGVsGAEgASgJEg8KB3dhaXRpbmcYAiABKAMSDwoHcnVubmluZxgDIAEoAyLvAgoVR2V0UXVldWVTdGF0c1Jlc3BvbnNlEioKBmNvdW50cxgBIAMoCzIaLnByb21wdGxpbmUudjEuU3RhdHVzQ291bnQSLgoGbW9kZWxzGAIgAygLMh4ucHJvbXB0bGluZS52MS5Nb2RlbFF1ZXVlRGVwdGgSHAoUZmluaXNoZWRfbGFzdF9taW51dGUYAyABKAMSGgoSZmluaXNoZWRfbGFzdF9ob3VyGAQgASgDEi4KC2xhdGVuY3lfcDUwGAUgASgLMhkuZ29vZ2xlLnByb3RvYnVmLkR1cmF0aW9uEi4KC2xhdGVuY3lfcDk1GAYgASgLMhkuZ29vZ2xlLnByb3RvYnVmLkR1cmF0aW9uEhwKFGVycm9yX3JhdGVfbGFzdF9ob3VyGAcgASgBEhUKDXF1ZXVlX3dhaXRpbmcYCCABKAMSFQoNcXVldWVfZGVsYXllZBgJIAEoAxIUCgxxdWV1ZV9hY3RpdmUYCiABKAMiFAoSTGlzdFdvcmtlcnNSZXF1ZXN0ItkBCgZXb3JrZXISCgoCaWQYASABKAkSDAoEaG9zdBgCIAEoCRILCgNwaWQYAyABKAUSEwoLY29uY3VycmVuY3kYBCABKAUSDgoGYWN0aXZlGAUgASgFEhEKCXByb2Nlc3NlZBgGIAEoAxIOCgZmYWlsZWQYByABKAMSLgoKc3RhcnRlZF9hdBgIIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASMAoMbGFzdF9zZWVuX2F0GAkgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcCI9ChNMaXN0V29ya2Vyc1Jlc3BvbnNlEiYKB3dvcmtlcnMYASADKAsyFS5wcm9tcHRsaW5lLnYxLldvcmtlciLjAQoQTGlzdFRhc2tzUmVxdWVzdBIRCglwYWdlX3NpemUYASABKAUSEgoKcGFnZV90b2tlbhgCIAEoCRIrCghzdGF0dXNlcxgDIAMoDjIZLnByb21wdGxpbmUudjEuVGFza1N0YXR1cxINCgVtb2RlbBgEIAEoCRINCgVxdWVyeRgFIAEoCRItCghwcmlvcml0eRgGIAEoDjIbLnByb21wdGxpbmUudjEuVGFza1ByaW9yaXR5EhsKDnBhcmVudF90YXNrX2lkGAcgASgJSACIAQFCEQoPX3BhcmVudF90YXNrX2lkIlAKEUxpc3RUYXNrc1Jlc3BvbnNlEiIKBXRhc2tzGAEgAygLMhMucHJvbXB0bGluZS52MS5UYXNrEhcKD25leHRfcGFnZV90b2tlbhgCIAEoCSITChFMaXN0TW9kZWxzUmVxdWVzdCJiCgVNb2RlbBIKCgJpZBgBIAEoCRIQCghwcm92aWRlchgCIAEoCRIQCghvd25lZF9ieRgDIAEoCRIWCg5jb250ZXh0X2xlbmd0aBgEIAEoBRIRCglzaW11bGF0ZWQYBSABKAgiOgoSTGlzdE1vZGVsc1Jlc3BvbnNlEiQKBm1vZGVscxgBIAMoCzIULnByb21wdGxpbmUudjEuTW9kZWwiYAoQV2F0Y2hUYXNrUmVxdWVzdBIKCgJpZBgBIAEoCRIRCglhZnRlcl9zZXEYAiABKAUSFgoOb3V0cHV0X2F0dGVtcHQYAyABKAUSFQoNb3V0cHV0X29mZnNldBgEIAEoAyI8CgtPdXRwdXREZWx0YRIPCgdhdHRlbXB0GAEgASgFEg4KBm9mZnNldBgCIAEoAxIMCgR0ZXh0GAMgASgJIt0BChFXYXRjaFRhc2tSZXNwb25zZRIjCgR0YXNrGAEgASgLMhMucHJvbXB0bGluZS52MS5UYXNrSAASLAoGb3V0cHV0GAIgASgLMhoucHJvbXB0bGluZS52MS5PdXRwdXREZWx0YUgAEgsKA3NlcRgDIAEoBRIWCg5vdXRwdXRfYXR0ZW1wdBgEIAEoBRIVCg1vdXRwdXRfb2Zmc2V0GAUgASgDEjAKDHB1Ymxpc2hlZF9hdBgGIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXBCBwoFZXZlbnQivQEKEVdhdGNoVGFza3NSZXF1ZXN0EisKCHN0YXR1c2VzGAEgAygOMhkucHJvbXB0bGluZS52MS5UYXNrU3RhdHVzEg0KBW1vZGVsGAIgASgJEg0KBXF1ZXJ5GAMgASgJEi0KCHByaW9yaXR5GAQgASgOMhsucHJvbXB0bGluZS52MS5UYXNrUHJpb3JpdHkSGwoOcGFyZW50X3Rhc2tfaWQYBSABKAlIAIgBAUIRCg9fcGFyZW50X3Rhc2tfaWQigQIKEldhdGNoVGFza3NSZXNwb25zZRI4CgZjaGFuZ2UYASABKA4yKC5wcm9tcHRsaW5lLnYxLldhdGNoVGFza3NSZXNwb25zZS5DaGFuZ2USIQoEdGFzaxgCIAEoCzITLnByb21wdGxpbmUudjEuVGFzaxIwCgxwdWJsaXNoZWRfYXQYAyABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wIlwKBkNoYW5nZRIWChJDSEFOR0VfVU5TUEVDSUZJRUQQABISCg5DSEFOR0VfQ1JFQVRFRBABEhIKDkNIQU5HRV9VUERBVEVEEAISEgoOQ0hBTkdFX0RFTEVURUQQAyIuChNSdW5SZXRlbnRpb25SZXF1ZXN0EhcKD29sZGVyX3RoYW5fZGF5cxgBIAEoBSInChRSdW5SZXRlbnRpb25SZXNwb25zZRIPCgdkZWxldGVkGAEgASgDKsEBCgpUYXNrU3RhdHVzEhsKF1RBU0tfU1RBVFVTX1VOU1BFQ0lGSUVEEAASFwoTVEFTS19TVEFUVVNfUEVORElORxABEhYKElRBU0tfU1RBVFVTX1FVRVVFRBACEhcKE1RBU0tfU1RBVFVTX1JVTk5JTkcQAxIZChVUQVNLX1NUQVRVU19DT01QTEVURUQQBBIWChJUQVNLX1NUQVRVU19GQUlMRUQQBRIZChVUQVNLX1NUQVRVU19DQU5DRUxMRUQQBiqSAQoMVGFza1ByaW9yaXR5Eh0KGVRBU0tfUFJJT1JJVFlfVU5TUEVDSUZJRUQQABIVChFUQVNLX1BSSU9SSVRZX0xPVxABEhgKFFRBU0tfUFJJT1JJVFlfTk9STUFMEAISFgoSVEFTS19QUklPUklUWV9ISUdIEAMSGgoWVEFTS19QUklPUklUWV9DUklUSUNBTBAEKqgBCg5BdHRlbXB0T3V0Y29tZRIfChtBVFRFTVBUX09VVENPTUVfVU5TUEVDSUZJRUQQABIbChdBVFRFTVBUX09VVENPTUVfUlVOTklORxABEh0KGUFUVEVNUFRfT1VUQ09NRV9TVUNDRUVERUQQAhIaChZBVFRFTVBUX09VVENPTUVfRkFJTEVEEAMSHQoZQVRURU1QVF9PVVRDT01FX0NBTkNFTExFRBAEMqsICgtUYXNrU2VydmljZRJTCgpDcmVhdGVUYXNrEiAucHJvbXB0bGluZS52MS5DcmVhdGVUYXNrUmVxdWVzdBohLnByb21wdGxpbmUudjEuQ3JlYXRlVGFza1Jlc3BvbnNlIgASTQoHR2V0VGFzaxIdLnByb21wdGxpbmUudjEuR2V0VGFza1JlcXVlc3QaHi5wcm9tcHRsaW5lLnYxLkdldFRhc2tSZXNwb25zZSIDkAIBElMKCUxpc3RUYXNrcxIfLnByb21wdGxpbmUudjEuTGlzdFRhc2tzUmVxdWVzdBogLnByb21wdGxpbmUudjEuTGlzdFRhc2tzUmVzcG9uc2UiA5ACARJWCgpMaXN0TW9kZWxzEiAucHJvbXB0bGluZS52MS5MaXN0TW9kZWxzUmVxdWVzdBohLnByb21wdGxpbmUudjEuTGlzdE1vZGVsc1Jlc3BvbnNlIgOQAgESZQoQQmF0Y2hDcmVhdGVUYXNrcxImLnByb21wdGxpbmUudjEuQmF0Y2hDcmVhdGVUYXNrc1JlcXVlc3QaJy5wcm9tcHRsaW5lLnYxLkJhdGNoQ3JlYXRlVGFza3NSZXNwb25zZSIAElMKCkNhbmNlbFRhc2sSIC5wcm9tcHRsaW5lLnYxLkNhbmNlbFRhc2tSZXF1ZXN0GiEucHJvbXB0bGluZS52MS5DYW5jZWxUYXNrUmVzcG9uc2UiABJQCglSZXRyeVRhc2sSHy5wcm9tcHRsaW5lLnYxLlJldHJ5VGFza1JlcXVlc3QaIC5wcm9tcHRsaW5lLnYxLlJldHJ5VGFza1Jlc3BvbnNlIgASVgoKRGVsZXRlVGFzaxIgLnByb21wdGxpbmUudjEuRGVsZXRlVGFza1JlcXVlc3QaIS5wcm9tcHRsaW5lLnYxLkRlbGV0ZVRhc2tSZXNwb25zZSIDkAICEl8KDUdldFF1ZXVlU3RhdHMSIy5wcm9tcHRsaW5lLnYxLkdldFF1ZXVlU3RhdHNSZXF1ZXN0GiQucHJvbXB0bGluZS52MS5HZXRRdWV1ZVN0YXRzUmVzcG9uc2UiA5ACARJZCgtMaXN0V29ya2VycxIhLnByb21wdGxpbmUudjEuTGlzdFdvcmtlcnNSZXF1ZXN0GiIucHJvbXB0bGluZS52MS5MaXN0V29ya2Vyc1Jlc3BvbnNlIgOQAgESUgoJV2F0Y2hUYXNrEh8ucHJvbXB0bGluZS52MS5XYXRjaFRhc2tSZXF1ZXN0GiAucHJvbXB0bGluZS52MS5XYXRjaFRhc2tSZXNwb25zZSIAMAESVQoKV2F0Y2hUYXNrcxIgLnByb21wdGxpbmUudjEuV2F0Y2hUYXNrc1JlcXVlc3QaIS5wcm9tcHRsaW5lLnYxLldhdGNoVGFza3NSZXNwb25zZSIAMAEyaQoMQWRtaW5TZXJ2aWNlElkKDFJ1blJldGVudGlvbhIiLnByb21wdGxpbmUudjEuUnVuUmV0ZW50aW9uUmVxdWVzdBojLnByb21wdGxpbmUudjEuUnVuUmV0ZW50aW9uUmVzcG9uc2UiAGIGcHJvdG8z", [file_google_protobuf_duration, file_google_protobuf_timestamp]);
 
 /**
  * Sampling parameters. Unset fields are not sent to the provider, so the
@@ -1113,6 +1113,239 @@ export const ListModelsResponseSchema: GenMessage<ListModelsResponse> = /*@__PUR
   messageDesc(file_promptline_v1_task, 29);
 
 /**
+ * @generated from message promptline.v1.WatchTaskRequest
+ */
+export type WatchTaskRequest = Message<"promptline.v1.WatchTaskRequest"> & {
+  /**
+   * @generated from field: string id = 1;
+   */
+  id: string;
+
+  /**
+   * Resume cursor from the last message seen (all zero: start with a snapshot).
+   * The server sends nothing the client already has and leaves no gap.
+   *
+   * @generated from field: int32 after_seq = 2;
+   */
+  afterSeq: number;
+
+  /**
+   * @generated from field: int32 output_attempt = 3;
+   */
+  outputAttempt: number;
+
+  /**
+   * @generated from field: int64 output_offset = 4;
+   */
+  outputOffset: bigint;
+};
+
+/**
+ * Describes the message promptline.v1.WatchTaskRequest.
+ * Use `create(WatchTaskRequestSchema)` to create a new message.
+ */
+export const WatchTaskRequestSchema: GenMessage<WatchTaskRequest> = /*@__PURE__*/
+  messageDesc(file_promptline_v1_task, 30);
+
+/**
+ * Text the model wrote, appended to the output of `attempt`.
+ *
+ * @generated from message promptline.v1.OutputDelta
+ */
+export type OutputDelta = Message<"promptline.v1.OutputDelta"> & {
+  /**
+   * @generated from field: int32 attempt = 1;
+   */
+  attempt: number;
+
+  /**
+   * Offset of `text` in the attempt's output, in UTF-16 code units (JavaScript
+   * string length), so a client can spot a duplicate or a gap.
+   *
+   * @generated from field: int64 offset = 2;
+   */
+  offset: bigint;
+
+  /**
+   * @generated from field: string text = 3;
+   */
+  text: string;
+};
+
+/**
+ * Describes the message promptline.v1.OutputDelta.
+ * Use `create(OutputDeltaSchema)` to create a new message.
+ */
+export const OutputDeltaSchema: GenMessage<OutputDelta> = /*@__PURE__*/
+  messageDesc(file_promptline_v1_task, 31);
+
+/**
+ * @generated from message promptline.v1.WatchTaskResponse
+ */
+export type WatchTaskResponse = Message<"promptline.v1.WatchTaskResponse"> & {
+  /**
+   * @generated from oneof promptline.v1.WatchTaskResponse.event
+   */
+  event: {
+    /**
+     * The task as it is now: first message of a watch, and after every status
+     * change. While running, its output holds what was written so far only in
+     * the first message; deltas follow.
+     *
+     * @generated from field: promptline.v1.Task task = 1;
+     */
+    value: Task;
+    case: "task";
+  } | {
+    /**
+     * @generated from field: promptline.v1.OutputDelta output = 2;
+     */
+    value: OutputDelta;
+    case: "output";
+  } | { case: undefined; value?: undefined };
+
+  /**
+   * Resume cursor after this message: the last status event's sequence
+   * number, and the attempt and length of the output the client now has.
+   *
+   * @generated from field: int32 seq = 3;
+   */
+  seq: number;
+
+  /**
+   * @generated from field: int32 output_attempt = 4;
+   */
+  outputAttempt: number;
+
+  /**
+   * @generated from field: int64 output_offset = 5;
+   */
+  outputOffset: bigint;
+
+  /**
+   * When the server published the change this message carries (commit time
+   * for a status change), for latency measurement.
+   *
+   * @generated from field: google.protobuf.Timestamp published_at = 6;
+   */
+  publishedAt?: Timestamp | undefined;
+};
+
+/**
+ * Describes the message promptline.v1.WatchTaskResponse.
+ * Use `create(WatchTaskResponseSchema)` to create a new message.
+ */
+export const WatchTaskResponseSchema: GenMessage<WatchTaskResponse> = /*@__PURE__*/
+  messageDesc(file_promptline_v1_task, 32);
+
+/**
+ * @generated from message promptline.v1.WatchTasksRequest
+ */
+export type WatchTasksRequest = Message<"promptline.v1.WatchTasksRequest"> & {
+  /**
+   * Same filters as ListTasks.
+   *
+   * @generated from field: repeated promptline.v1.TaskStatus statuses = 1;
+   */
+  statuses: TaskStatus[];
+
+  /**
+   * @generated from field: string model = 2;
+   */
+  model: string;
+
+  /**
+   * @generated from field: string query = 3;
+   */
+  query: string;
+
+  /**
+   * @generated from field: promptline.v1.TaskPriority priority = 4;
+   */
+  priority: TaskPriority;
+
+  /**
+   * @generated from field: optional string parent_task_id = 5;
+   */
+  parentTaskId?: string | undefined;
+};
+
+/**
+ * Describes the message promptline.v1.WatchTasksRequest.
+ * Use `create(WatchTasksRequestSchema)` to create a new message.
+ */
+export const WatchTasksRequestSchema: GenMessage<WatchTasksRequest> = /*@__PURE__*/
+  messageDesc(file_promptline_v1_task, 33);
+
+/**
+ * @generated from message promptline.v1.WatchTasksResponse
+ */
+export type WatchTasksResponse = Message<"promptline.v1.WatchTasksResponse"> & {
+  /**
+   * @generated from field: promptline.v1.WatchTasksResponse.Change change = 1;
+   */
+  change: WatchTasksResponse_Change;
+
+  /**
+   * Without output; ids only for a deletion.
+   *
+   * @generated from field: promptline.v1.Task task = 2;
+   */
+  task?: Task | undefined;
+
+  /**
+   * @generated from field: google.protobuf.Timestamp published_at = 3;
+   */
+  publishedAt?: Timestamp | undefined;
+};
+
+/**
+ * Describes the message promptline.v1.WatchTasksResponse.
+ * Use `create(WatchTasksResponseSchema)` to create a new message.
+ */
+export const WatchTasksResponseSchema: GenMessage<WatchTasksResponse> = /*@__PURE__*/
+  messageDesc(file_promptline_v1_task, 34);
+
+/**
+ * @generated from enum promptline.v1.WatchTasksResponse.Change
+ */
+export enum WatchTasksResponse_Change {
+  /**
+   * A heartbeat, with no task: sent first and whenever nothing changed for
+   * a while, so clients and proxies know the stream is alive.
+   *
+   * @generated from enum value: CHANGE_UNSPECIFIED = 0;
+   */
+  UNSPECIFIED = 0,
+
+  /**
+   * A task that matches the filter was created.
+   *
+   * @generated from enum value: CHANGE_CREATED = 1;
+   */
+  CREATED = 1,
+
+  /**
+   * A task that matches the filter changed status (or stopped matching it:
+   * check `task` against the filter).
+   *
+   * @generated from enum value: CHANGE_UPDATED = 2;
+   */
+  UPDATED = 2,
+
+  /**
+   * @generated from enum value: CHANGE_DELETED = 3;
+   */
+  DELETED = 3,
+}
+
+/**
+ * Describes the enum promptline.v1.WatchTasksResponse.Change.
+ */
+export const WatchTasksResponse_ChangeSchema: GenEnum<WatchTasksResponse_Change> = /*@__PURE__*/
+  enumDesc(file_promptline_v1_task, 34, 0);
+
+/**
  * @generated from message promptline.v1.RunRetentionRequest
  */
 export type RunRetentionRequest = Message<"promptline.v1.RunRetentionRequest"> & {
@@ -1129,7 +1362,7 @@ export type RunRetentionRequest = Message<"promptline.v1.RunRetentionRequest"> &
  * Use `create(RunRetentionRequestSchema)` to create a new message.
  */
 export const RunRetentionRequestSchema: GenMessage<RunRetentionRequest> = /*@__PURE__*/
-  messageDesc(file_promptline_v1_task, 30);
+  messageDesc(file_promptline_v1_task, 35);
 
 /**
  * @generated from message promptline.v1.RunRetentionResponse
@@ -1146,7 +1379,7 @@ export type RunRetentionResponse = Message<"promptline.v1.RunRetentionResponse">
  * Use `create(RunRetentionResponseSchema)` to create a new message.
  */
 export const RunRetentionResponseSchema: GenMessage<RunRetentionResponse> = /*@__PURE__*/
-  messageDesc(file_promptline_v1_task, 31);
+  messageDesc(file_promptline_v1_task, 36);
 
 /**
  * A task's place in its life. The server's lifecycle module and the
@@ -1373,6 +1606,29 @@ export const TaskService: GenService<{
     methodKind: "unary";
     input: typeof ListWorkersRequestSchema;
     output: typeof ListWorkersResponseSchema;
+  },
+  /**
+   * A snapshot, then every status change and output delta, until the task is
+   * finished (the stream then ends). Resumable with the cursor of the last
+   * message.
+   *
+   * @generated from rpc promptline.v1.TaskService.WatchTask
+   */
+  watchTask: {
+    methodKind: "server_streaming";
+    input: typeof WatchTaskRequestSchema;
+    output: typeof WatchTaskResponseSchema;
+  },
+  /**
+   * Changes to tasks that match a list filter, for a live list view. Runs
+   * until the client goes away.
+   *
+   * @generated from rpc promptline.v1.TaskService.WatchTasks
+   */
+  watchTasks: {
+    methodKind: "server_streaming";
+    input: typeof WatchTasksRequestSchema;
+    output: typeof WatchTasksResponseSchema;
   },
 }> = /*@__PURE__*/
   serviceDesc(file_promptline_v1_task, 0);

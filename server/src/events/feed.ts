@@ -1,0 +1,202 @@
+import { Redis } from "ioredis";
+import type { Kysely } from "kysely";
+import type { Logger } from "pino";
+import type { DB, TaskRow } from "../db/schema.js";
+import { findTasksById } from "../db/task-writes.js";
+import { decodeMessage, eventsChannel } from "./messages.js";
+
+/** What a watcher receives, in the order the process learned it. */
+export type FeedEvent =
+  | { kind: "task"; row: TaskRow; change: "created" | "updated"; publishedAt: number }
+  | { kind: "deleted"; id: string; publishedAt: number }
+  | {
+      kind: "output";
+      id: string;
+      attempt: number;
+      offset: number;
+      text: string;
+      publishedAt: number;
+    };
+
+/** Events for one watcher; iterate it, and close it when done. */
+export interface Subscription extends AsyncIterable<FeedEvent> {
+  close(): void;
+}
+
+/** A slow client that falls this far behind is cut off; it resumes with its cursor. */
+const MAX_BUFFERED = 10_000;
+
+class Queue implements Subscription {
+  #buffer: FeedEvent[] = [];
+  #wake: (() => void) | undefined;
+  #closed = false;
+  #overflowed = false;
+
+  constructor(private readonly onClose: () => void) {}
+
+  push(event: FeedEvent): void {
+    if (this.#closed) return;
+    if (this.#buffer.length >= MAX_BUFFERED) {
+      this.#overflowed = true;
+      this.close();
+      return;
+    }
+    this.#buffer.push(event);
+    this.#wake?.();
+  }
+
+  close(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.onClose();
+    this.#wake?.();
+  }
+
+  async *[Symbol.asyncIterator](): AsyncIterator<FeedEvent> {
+    try {
+      for (;;) {
+        const next = this.#buffer.shift();
+        if (next !== undefined) {
+          yield next;
+          continue;
+        }
+        if (this.#closed) {
+          if (this.#overflowed)
+            throw new Error("watcher fell too far behind; resume with the last cursor");
+          return;
+        }
+        await new Promise<void>((resolve) => {
+          this.#wake = resolve;
+        });
+        this.#wake = undefined;
+      }
+    } finally {
+      this.close();
+    }
+  }
+}
+
+/**
+ * One per API process: a single Redis subscription to the deployment's
+ * events channel, fanned out in-process to every watcher. Status changes are
+ * re-read from PostgreSQL (the truth) in batches — only for tasks someone
+ * here watches — so a burst of changes costs one query, not one per change.
+ */
+export class TaskFeed {
+  readonly #subscriber: Redis;
+  readonly #byTask = new Map<string, Set<Queue>>();
+  readonly #all = new Set<Queue>();
+  #pending = new Map<string, { change: "created" | "updated"; publishedAt: number }>();
+  #flushing = false;
+
+  constructor(
+    private readonly deps: { redisUrl: string; prefix: string; db: Kysely<DB>; log: Logger },
+  ) {
+    this.#subscriber = new Redis(deps.redisUrl, { maxRetriesPerRequest: null });
+    this.#subscriber.on("error", (err) => deps.log.debug({ err }, "events subscriber error"));
+    this.#subscriber.on("message", (_channel: string, raw: string) => this.#receive(raw));
+  }
+
+  async start(): Promise<void> {
+    await this.#subscriber.subscribe(eventsChannel(this.deps.prefix));
+  }
+
+  async close(): Promise<void> {
+    for (const queue of [...this.#all, ...[...this.#byTask.values()].flatMap((s) => [...s])])
+      queue.close();
+    this.#subscriber.disconnect();
+  }
+
+  /** Watchers in this process right now. */
+  get watchers(): number {
+    let count = this.#all.size;
+    for (const set of this.#byTask.values()) count += set.size;
+    return count;
+  }
+
+  /** Events for one task, from now on. Subscribe before reading its snapshot. */
+  watchTask(id: string): Subscription {
+    let set = this.#byTask.get(id);
+    if (set === undefined) {
+      set = new Set();
+      this.#byTask.set(id, set);
+    }
+    const watchers = set;
+    const queue: Queue = new Queue(() => {
+      watchers.delete(queue);
+      if (watchers.size === 0) this.#byTask.delete(id);
+    });
+    watchers.add(queue);
+    return queue;
+  }
+
+  /** Status events (no output) for every task, for list views. */
+  watchAll(): Subscription {
+    const queue: Queue = new Queue(() => this.#all.delete(queue));
+    this.#all.add(queue);
+    return queue;
+  }
+
+  #receive(raw: string): void {
+    const message = decodeMessage(raw);
+    if (message === undefined) return;
+    if (message.k === "o") {
+      const event: FeedEvent = {
+        kind: "output",
+        id: message.id,
+        attempt: message.attempt,
+        offset: message.off,
+        text: message.t,
+        publishedAt: message.at,
+      };
+      for (const queue of this.#byTask.get(message.id) ?? []) queue.push(event);
+      return;
+    }
+    if (message.c === "d") {
+      const event: FeedEvent = { kind: "deleted", id: message.id, publishedAt: message.at };
+      for (const queue of this.#byTask.get(message.id) ?? []) queue.push(event);
+      for (const queue of this.#all) queue.push(event);
+      return;
+    }
+    if (this.#all.size === 0 && !this.#byTask.has(message.id)) return;
+    const earlier = this.#pending.get(message.id);
+    this.#pending.set(message.id, {
+      change: earlier?.change === "created" || message.c === "c" ? "created" : "updated",
+      publishedAt: Math.max(earlier?.publishedAt ?? 0, message.at),
+    });
+    if (!this.#flushing) {
+      this.#flushing = true;
+      setImmediate(() => void this.#flush());
+    }
+  }
+
+  async #flush(): Promise<void> {
+    try {
+      while (this.#pending.size > 0) {
+        const batch = this.#pending;
+        this.#pending = new Map();
+        const rows = await findTasksById(this.deps.db, [...batch.keys()]).catch((err: unknown) => {
+          this.deps.log.warn(
+            { err },
+            "could not read changed tasks; watchers catch up on the next change",
+          );
+          return [];
+        });
+        for (const row of rows) {
+          const info = batch.get(row.id);
+          if (info === undefined) continue;
+          const event: FeedEvent = {
+            kind: "task",
+            row,
+            change: info.change,
+            publishedAt: info.publishedAt,
+          };
+          for (const queue of this.#byTask.get(row.id) ?? []) queue.push(event);
+          for (const queue of this.#all) queue.push(event);
+        }
+      }
+    } finally {
+      this.#flushing = false;
+    }
+  }
+}
