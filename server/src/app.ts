@@ -128,8 +128,8 @@ export async function startApp(config: Config, log: Logger): Promise<App> {
     if (config.role !== "worker") {
       const apiFeed = new TaskFeed({ redisUrl: redis.url, prefix: config.queuePrefix, db, log });
       feed = apiFeed;
-      await apiFeed.start();
       closers.push(() => apiFeed.close());
+      await apiFeed.start();
       const inspector = new QueueInspector({ redisUrl: redis.url, prefix: config.queuePrefix });
       closers.push(() => inspector.close());
       await inspector.ready();
@@ -164,7 +164,12 @@ export async function startApp(config: Config, log: Logger): Promise<App> {
         }),
       });
       const api = server;
-      closers.push(() => api.close());
+      closers.push(async () => {
+        // Open watch streams end cleanly first, instead of holding the drain
+        // until its deadline.
+        await apiFeed.close();
+        await api.close();
+      });
     }
 
     if (config.role !== "api") {
