@@ -57,6 +57,10 @@ const statements: RawBuilder<unknown>[] = [
       run_at timestamptz,
       timeout_ms integer,
       queue_ttl_ms integer,
+      -- Values for {{vars.<name>}} in the prompt.
+      vars jsonb not null default '{}',
+      -- The prompt as sent, when it had {{references}}: rendered at dispatch.
+      rendered_prompt text,
       -- RetryTask starts a new series of attempts; attempt numbers keep counting.
       series_start_attempt integer not null default 1,
       cancel_requested_at timestamptz,
@@ -195,8 +199,9 @@ const statements: RawBuilder<unknown>[] = [
         when 'pending' then to_status in ('queued', 'cancelled', 'failed')
         when 'queued' then to_status in ('running', 'cancelled', 'failed', 'pending')
         when 'running' then to_status in ('completed', 'failed', 'cancelled', 'queued')
-        when 'failed' then to_status = 'queued'
-        when 'cancelled' then to_status = 'queued'
+        -- queued: RetryTask; pending: retried from an upstream node, waiting for it again
+        when 'failed' then to_status in ('queued', 'pending')
+        when 'cancelled' then to_status in ('queued', 'pending')
         else false
       end
     $$

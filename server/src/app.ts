@@ -26,6 +26,8 @@ import { redisAnswers, resolveRedis } from "./queue/redis.js";
 import { createTaskWorker, TaskQueue } from "./queue/task-queue.js";
 import { WorkerRegistry } from "./queue/worker-registry.js";
 import { TaskCanceller } from "./tasks/cancel.js";
+import { ChainOperations } from "./tasks/chains.js";
+import { TaskGraph } from "./tasks/graph.js";
 import { TaskLifecycle } from "./tasks/lifecycle.js";
 import { Operations } from "./tasks/operations.js";
 import { RecoverySweep } from "./tasks/recovery.js";
@@ -109,12 +111,14 @@ export async function startApp(config: Config, log: Logger): Promise<App> {
     closers.push(async () => eventsRedis.disconnect());
     const notifier = new RedisTaskNotifier(eventsRedis, config.queuePrefix, log);
 
-    const tasks = new TaskLifecycle({ db, queue, providers, notifier, log });
+    const graph = new TaskGraph({ db, queue, notifier, log });
+    const tasks = new TaskLifecycle({ db, queue, providers, notifier, graph, log });
 
     const recovery = new RecoverySweep({
       db,
       queue,
       notifier,
+      graph,
       log,
       options: { intervalMs: config.recoveryIntervalMs, workerLockMs: config.workerLockMs },
     });
@@ -135,10 +139,12 @@ export async function startApp(config: Config, log: Logger): Promise<App> {
       await inspector.ready();
       const ops = new Operations({ db, queue: inspector, retention });
       const admin = new AdminServiceHandler(ops);
+      const canceller = new TaskCanceller(db, queue, notifier, graph);
       const handler = new TaskServiceHandler({
         tasks,
         providers,
-        canceller: new TaskCanceller(db, queue, notifier),
+        canceller,
+        chains: new ChainOperations({ db, tasks, canceller, graph, notifier }),
         ops,
         watch: new WatchHandlers({
           tasks,
@@ -178,6 +184,7 @@ export async function startApp(config: Config, log: Logger): Promise<App> {
         db,
         providers,
         notifier,
+        graph,
         log,
         options: { defaultTimeoutMs: config.taskTimeoutMs, backoff: config.retry },
       });

@@ -19,8 +19,9 @@ const legalMoves: Record<TaskStatus, readonly TaskStatus[]> = {
   queued: ["running", "cancelled", "failed", "pending"],
   running: ["completed", "failed", "cancelled", "queued"],
   completed: [],
-  failed: ["queued"],
-  cancelled: ["queued"],
+  // → pending: a task downstream of a node retried with RetryFromTask waits for it again.
+  failed: ["queued", "pending"],
+  cancelled: ["queued", "pending"],
 };
 
 async function eventsOf(db: Kysely<DB>, taskId: string) {
@@ -149,7 +150,7 @@ describe("transition guard", () => {
       });
       const failed = await insertTask(db, { status: "failed" });
       expect(isIllegalTransition(await rejectionOf(moveTo(db, failed.id, "completed")))).toBe(true);
-      expect(isIllegalTransition(await rejectionOf(moveTo(db, failed.id, "pending")))).toBe(true);
+      expect(isIllegalTransition(await rejectionOf(moveTo(db, failed.id, "running")))).toBe(true);
       expect(await moveTo(db, failed.id, "queued")).toMatchObject({ status: "queued" });
     },
   );

@@ -1,6 +1,10 @@
 import { create } from "@bufbuild/protobuf";
 import { durationFromMs, timestampFromDate } from "@bufbuild/protobuf/wkt";
 import {
+  type ChainTotals,
+  ChainTotalsSchema,
+  type LineageEdge,
+  LineageEdgeSchema,
   AttemptOutcome as ProtoOutcome,
   TaskPriority as ProtoPriority,
   TaskStatus as ProtoStatus,
@@ -15,6 +19,7 @@ import {
   TaskSchema,
   TokenUsageSchema,
 } from "@promptline/proto";
+import type { LineageEdgeRow } from "../db/graph.js";
 import type { AttemptOutcome, TaskAttemptRow, TaskEventRow } from "../db/schema.js";
 import type { TaskParamsJson, TaskRow } from "../db/tasks.js";
 import type { TaskPriority, TaskStatus } from "../tasks/status.js";
@@ -127,6 +132,9 @@ export function taskToProto(row: TaskRow): Task {
     runAt: timestamp(row.run_at),
     idempotencyKey: row.idempotency_key ?? "",
     cancelRequestedAt: timestamp(row.cancel_requested_at),
+    chainId: row.chain_id ?? "",
+    vars: row.vars,
+    renderedPrompt: row.rendered_prompt ?? "",
   });
 }
 
@@ -171,5 +179,48 @@ export function eventToProto(row: TaskEventRow): TaskEvent {
     at: timestamp(row.at),
     attempt: row.data.attempt ?? 0,
     error: taskError(row.data.error_code, row.data.error_message, undefined),
+  });
+}
+
+/** An edge of a task's lineage as the API shows it. */
+export function lineageEdgeToProto(edge: LineageEdgeRow): LineageEdge {
+  return create(LineageEdgeSchema, {
+    parentId: edge.parent_id,
+    childId: edge.child_id,
+    kind: edge.kind,
+    name: edge.name ?? "",
+    depth: edge.depth,
+  });
+}
+
+/** Totals over a chain's tasks: counts, tokens, cost, and wall time from first creation to last completion. */
+export function chainTotalsToProto(chain: readonly TaskRow[]): ChainTotals {
+  const counts = new Map<TaskStatus, number>();
+  let promptTokens = 0;
+  let completionTokens = 0;
+  let cost = 0;
+  let first = Number.POSITIVE_INFINITY;
+  let last = 0;
+  let unfinished = false;
+  for (const row of chain) {
+    counts.set(row.status, (counts.get(row.status) ?? 0) + 1);
+    promptTokens += row.prompt_tokens ?? 0;
+    completionTokens += row.completion_tokens ?? 0;
+    cost += row.cost_usd === null ? 0 : Number(row.cost_usd);
+    first = Math.min(first, row.created_at.getTime());
+    if (row.completed_at === null) unfinished = true;
+    else last = Math.max(last, row.completed_at.getTime());
+  }
+  const end = unfinished ? Date.now() : last;
+  return create(ChainTotalsSchema, {
+    tasks: chain.length,
+    counts: [...counts].map(([status, count]) => ({
+      status: statusToProto[status],
+      count: BigInt(count),
+    })),
+    promptTokens: BigInt(promptTokens),
+    completionTokens: BigInt(completionTokens),
+    costUsd: cost,
+    wallTime: chain.length === 0 ? undefined : durationFromMs(Math.max(0, end - first)),
   });
 }

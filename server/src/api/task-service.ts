@@ -3,12 +3,16 @@ import type { HandlerContext, ServiceImpl } from "@connectrpc/connect";
 import {
   type BatchCreateTasksRequest,
   BatchCreateTasksResponseSchema,
+  type CancelChainRequest,
+  CancelChainResponseSchema,
   type CancelTaskRequest,
   CancelTaskResponseSchema,
   type CreateTaskRequest,
   CreateTaskResponseSchema,
   type DeleteTaskRequest,
   DeleteTaskResponseSchema,
+  type GetTaskLineageRequest,
+  GetTaskLineageResponseSchema,
   type GetTaskRequest,
   GetTaskResponseSchema,
   ListModelsResponseSchema,
@@ -16,6 +20,10 @@ import {
   ListTasksResponseSchema,
   ListWorkersResponseSchema,
   ModelSchema,
+  type RerunTaskRequest,
+  RerunTaskResponseSchema,
+  type RetryFromTaskRequest,
+  RetryFromTaskResponseSchema,
   type RetryTaskRequest,
   RetryTaskResponseSchema,
   type TaskService,
@@ -24,16 +32,24 @@ import {
 } from "@promptline/proto";
 import type { ProviderRegistry } from "../llm/providers.js";
 import type { TaskCanceller } from "../tasks/cancel.js";
+import type { ChainOperations } from "../tasks/chains.js";
 import type { TaskLifecycle } from "../tasks/lifecycle.js";
 import type { Operations } from "../tasks/operations.js";
 import { kRequestId } from "./context.js";
-import { attemptToProto, eventToProto, taskToProto } from "./convert.js";
+import {
+  attemptToProto,
+  chainTotalsToProto,
+  eventToProto,
+  lineageEdgeToProto,
+  taskToProto,
+} from "./convert.js";
 import { queueStatsToProto, workerToProto } from "./ops-convert.js";
 import {
   encodePageToken,
   parseBatchCreateTasks,
   parseCreateTask,
   parseListTasks,
+  parseRerun,
   parseTaskId,
 } from "./validation.js";
 import type { WatchHandlers } from "./watch.js";
@@ -44,6 +60,7 @@ export interface TaskServiceHandlerDeps {
   canceller: TaskCanceller;
   ops: Operations;
   watch: WatchHandlers;
+  chains: ChainOperations;
 }
 
 /** TaskService over Connect, gRPC and gRPC-web: translate, delegate, translate back. */
@@ -53,13 +70,39 @@ export class TaskServiceHandler implements ServiceImpl<typeof TaskService> {
   private readonly canceller: TaskCanceller;
   private readonly ops: Operations;
   private readonly watch: WatchHandlers;
+  private readonly chains: ChainOperations;
 
   constructor(deps: TaskServiceHandlerDeps) {
+    this.chains = deps.chains;
     this.watch = deps.watch;
     this.tasks = deps.tasks;
     this.providers = deps.providers;
     this.canceller = deps.canceller;
     this.ops = deps.ops;
+  }
+
+  async getTaskLineage(req: GetTaskLineageRequest) {
+    const lineage = await this.chains.lineage(parseTaskId(req.id));
+    return create(GetTaskLineageResponseSchema, {
+      tasks: lineage.tasks.map((row) => taskToProto({ ...row, output: "" })),
+      edges: lineage.edges.map(lineageEdgeToProto),
+      totals: chainTotalsToProto(lineage.chain),
+    });
+  }
+
+  async cancelChain(req: CancelChainRequest) {
+    const tasks = await this.chains.cancelChain(parseTaskId(req.taskId, "task_id"));
+    return create(CancelChainResponseSchema, { tasks: tasks.map(taskToProto) });
+  }
+
+  async retryFromTask(req: RetryFromTaskRequest) {
+    const tasks = await this.chains.retryFrom(parseTaskId(req.id));
+    return create(RetryFromTaskResponseSchema, { tasks: tasks.map(taskToProto) });
+  }
+
+  async rerunTask(req: RerunTaskRequest, ctx: HandlerContext) {
+    const task = await this.chains.rerun(parseTaskId(req.id), parseRerun(req, requestId(ctx)));
+    return create(RerunTaskResponseSchema, { task: taskToProto(task) });
   }
 
   watchTask(req: WatchTaskRequest, ctx: HandlerContext) {

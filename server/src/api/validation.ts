@@ -5,13 +5,21 @@ import {
   type CreateTaskRequest,
   CreateTaskRequestSchema,
   type ListTasksRequest,
+  type RerunTaskRequest,
   type TaskParams,
 } from "@promptline/proto";
 import type { TaskListFilter, TaskParamsJson } from "../db/tasks.js";
+import type { RerunEdits } from "../tasks/chains.js";
 import { InvalidFieldError } from "../tasks/errors.js";
-import type { CreateBatchInput, CreateTaskInput } from "../tasks/lifecycle.js";
+import type { CreateBatchInput, CreateTaskInput, DependencyInput } from "../tasks/lifecycle.js";
 import { RETENTION_DAYS } from "../tasks/retention.js";
 import type { TaskStatus } from "../tasks/status.js";
+import {
+  parseReferences,
+  REFERENCE_NAME,
+  type TemplateRefs,
+  UnknownReferenceError,
+} from "../tasks/template.js";
 import { priorityFromProto, statusFromProto } from "./convert.js";
 import { requestHash } from "./request-hash.js";
 
@@ -20,6 +28,9 @@ import { requestHash } from "./request-hash.js";
  * proto field, so a client can show it next to the right input.
  */
 export const LIMITS = {
+  refChars: 64,
+  dependencies: 50,
+  vars: 32,
   nameChars: 200,
   promptBytes: 256 * 1024,
   systemPromptBytes: 64 * 1024,
@@ -182,6 +193,18 @@ export function parseCreateTask(req: CreateTaskRequest, requestId: string): Crea
     fail("max_attempts", `must be from 1 to ${LIMITS.maxAttempts} (0 means the default)`);
   }
   const idempotencyKey = parseIdempotencyKey(req.idempotencyKey);
+  const parentTaskId =
+    req.parentTaskId === undefined ? undefined : parseTaskId(req.parentTaskId, "parent_task_id");
+  if (parentTaskId !== undefined && req.parentRef !== "") {
+    fail("parent_ref", "give parent_task_id or parent_ref, not both");
+  }
+  const dependsOn = parseDependencies(req);
+  const vars = parseVars(req.vars);
+  checkReferences(req, {
+    parent: parentTaskId !== undefined || req.parentRef !== "",
+    dependsOn,
+    vars,
+  });
   return {
     name: req.name.trim(),
     prompt: req.prompt,
@@ -189,10 +212,13 @@ export function parseCreateTask(req: CreateTaskRequest, requestId: string): Crea
     model,
     params: parseParams(req.params),
     priority,
-    parentTaskId:
-      req.parentTaskId === undefined ? undefined : parseTaskId(req.parentTaskId, "parent_task_id"),
+    parentTaskId,
     metadata: parseMetadata(req.metadata),
     requestId,
+    dependsOn,
+    vars,
+    ref: parseRef("ref", req.ref),
+    parentRef: parseRef("parent_ref", req.parentRef),
     maxAttempts: req.maxAttempts === 0 ? undefined : req.maxAttempts,
     timeoutMs: parseDurationMs("timeout", req.timeout, LIMITS.timeoutMs),
     queueTtlMs: parseDurationMs("queue_ttl", req.queueTtl, LIMITS.queueTtlMs),
@@ -203,6 +229,81 @@ export function parseCreateTask(req: CreateTaskRequest, requestId: string): Crea
         ? undefined
         : { key: idempotencyKey, requestHash: requestHash(CreateTaskRequestSchema, req) },
   };
+}
+
+function parseRef(field: string, ref: string): string | undefined {
+  if (ref === "") return undefined;
+  if (!REFERENCE_NAME.test(ref) || ref.length > LIMITS.refChars) {
+    fail(
+      field,
+      `must be 1-${LIMITS.refChars} letters, digits or '_', starting with a letter or '_'`,
+    );
+  }
+  return ref;
+}
+
+function parseDependencies(req: CreateTaskRequest): DependencyInput[] {
+  if (req.dependsOn.length > LIMITS.dependencies) {
+    fail("depends_on", `must have at most ${LIMITS.dependencies} tasks`);
+  }
+  const names = new Set<string>();
+  return req.dependsOn.map((dep, i) => {
+    const field = `depends_on[${i}]`;
+    const name = dep.name === "" ? undefined : dep.name;
+    if (name !== undefined) {
+      if (!REFERENCE_NAME.test(name) || name.length > LIMITS.refChars) {
+        fail(`${field}.name`, "must be letters, digits or '_', starting with a letter or '_'");
+      }
+      if (names.has(name)) fail(`${field}.name`, `repeats the name ${name}`);
+      names.add(name);
+    }
+    switch (dep.target.case) {
+      case "taskId":
+        return { taskId: parseTaskId(dep.target.value, `${field}.task_id`), name };
+      case "ref":
+        return { ref: parseRef(`${field}.ref`, dep.target.value), name };
+      default:
+        return fail(field, "needs a task_id or a ref");
+    }
+  });
+}
+
+function parseVars(vars: Record<string, string>): Record<string, string> {
+  const entries = Object.entries(vars);
+  if (entries.length > LIMITS.vars) fail("vars", `must have at most ${LIMITS.vars} entries`);
+  for (const [name, value] of entries) {
+    if (!REFERENCE_NAME.test(name))
+      fail("vars", `name "${name.slice(0, 64)}" must be letters, digits or '_'`);
+    maxBytes(`vars.${name}`, value, LIMITS.promptBytes);
+  }
+  return { ...vars };
+}
+
+/** Every {{reference}} in the prompts must name something the task will have. */
+function checkReferences(
+  req: CreateTaskRequest,
+  has: { parent: boolean; dependsOn: DependencyInput[]; vars: Record<string, string> },
+): void {
+  for (const field of ["prompt", "system_prompt"] as const) {
+    const text = field === "prompt" ? req.prompt : req.systemPrompt;
+    let refs: TemplateRefs;
+    try {
+      refs = parseReferences(text);
+    } catch (error) {
+      if (error instanceof UnknownReferenceError) fail(field, error.message);
+      throw error;
+    }
+    if (refs.parent && !has.parent)
+      fail(field, "uses {{parent.output}} but the task has no parent");
+    const depNames = new Set(has.dependsOn.flatMap((d) => d.name ?? []));
+    for (const dep of refs.deps) {
+      if (!depNames.has(dep))
+        fail(field, `uses {{deps.${dep}.output}} but no dependency is named ${dep}`);
+    }
+    for (const name of refs.vars) {
+      if (!(name in has.vars)) fail(field, `uses {{vars.${name}}} but vars has no ${name}`);
+    }
+  }
 }
 
 /**
@@ -239,6 +340,7 @@ export function parseBatchCreateTasks(
     }
     return task;
   });
+  checkBatchRefs(tasks);
   return {
     tasks,
     idempotency:
@@ -246,6 +348,43 @@ export function parseBatchCreateTasks(
         ? undefined
         : { key: batchKey, requestHash: requestHash(BatchCreateTasksRequestSchema, req) },
   };
+}
+
+/** Refs name tasks of the same batch; every one used must exist, and they may not form a cycle. */
+function checkBatchRefs(tasks: readonly CreateTaskInput[]): void {
+  const byRef = new Map<string, number>();
+  tasks.forEach((task, i) => {
+    if (task.ref === undefined) return;
+    const first = byRef.get(task.ref);
+    if (first !== undefined) fail(`tasks[${i}].ref`, `repeats tasks[${first}]'s ref ${task.ref}`);
+    byRef.set(task.ref, i);
+  });
+  const upstream = tasks.map((task, i) => {
+    const refs: Array<[string, string]> = [];
+    if (task.parentRef !== undefined) refs.push([task.parentRef, `tasks[${i}].parent_ref`]);
+    task.dependsOn.forEach((d, j) => {
+      if (d.ref !== undefined) refs.push([d.ref, `tasks[${i}].depends_on[${j}].ref`]);
+    });
+    return refs.map(([ref, field]) => {
+      const index = byRef.get(ref);
+      if (index === undefined) fail(field, `no task in this batch has ref ${ref}`);
+      if (index === i) fail(field, "a task cannot wait for itself");
+      return index;
+    });
+  });
+  // Depth-first search for a cycle among the batch's own references.
+  const state = tasks.map(() => 0); // 0 new, 1 on the path, 2 done
+  const visit = (i: number): void => {
+    state[i] = 1;
+    for (const j of upstream[i] ?? []) {
+      if (state[j] === 1) fail(`tasks[${i}].depends_on`, `forms a cycle through tasks[${j}]`);
+      if (state[j] === 0) visit(j);
+    }
+    state[i] = 2;
+  };
+  tasks.forEach((_, i) => {
+    if (state[i] === 0) visit(i);
+  });
 }
 
 const PAGE_TOKEN_PREFIX = "t1:";
@@ -302,4 +441,31 @@ export function parseRunRetention(req: { olderThanDays: number }): number {
     fail("older_than_days", `must be from ${min} to ${max}`);
   }
   return req.olderThanDays;
+}
+
+/** RerunTask's edits: each one checked like CreateTask's field of the same name. */
+export function parseRerun(req: RerunTaskRequest, requestId: string): RerunEdits {
+  if (req.prompt !== undefined) {
+    if (req.prompt.trim() === "") fail("prompt", "must not be empty");
+    maxBytes("prompt", req.prompt, LIMITS.promptBytes);
+    try {
+      parseReferences(req.prompt);
+    } catch (error) {
+      if (error instanceof UnknownReferenceError) fail("prompt", error.message);
+      throw error;
+    }
+  }
+  if (req.systemPrompt !== undefined)
+    maxBytes("system_prompt", req.systemPrompt, LIMITS.systemPromptBytes);
+  const model = req.model?.trim();
+  if (model !== undefined && (model === "" || model.length > LIMITS.modelChars)) {
+    fail("model", `must be 1-${LIMITS.modelChars} characters`);
+  }
+  return {
+    prompt: req.prompt,
+    model,
+    systemPrompt: req.systemPrompt,
+    params: req.params === undefined ? undefined : parseParams(req.params),
+    requestId,
+  };
 }

@@ -87,6 +87,10 @@ export interface TasksTable {
    * one). Attempts left = max_attempts - (attempts - series_start_attempt + 1).
    */
   series_start_attempt: Generated<number>;
+  /** Values for `{{vars.<name>}}` in the prompt. */
+  vars: Jsonb<Record<string, string>>;
+  /** The prompt as sent when it had `{{references}}`, rendered at dispatch. */
+  rendered_prompt: string | null;
   /** A queued task waiting longer than this fails with EXPIRED. */
   queue_ttl_ms: number | null;
   cancel_requested_at: NullableTimestamp;

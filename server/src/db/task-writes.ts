@@ -11,6 +11,9 @@ export interface NewTaskRecord extends NewTask {
   /** Set together with `requestHash`: the key the task answers to on a replay. */
   idempotencyKey: string | undefined;
   requestHash: string | undefined;
+  vars: Record<string, string>;
+  /** Upstream tasks to wait for, besides the parent. */
+  dependsOn: Array<{ taskId: string; name: string | undefined }>;
 }
 
 /**
@@ -45,6 +48,7 @@ export async function insertTasks(
         run_at: task.runAt ?? null,
         idempotency_key: task.idempotencyKey ?? null,
         request_hash: task.requestHash ?? null,
+        vars: JSON.stringify(task.vars),
       })),
     )
     .onConflict((oc) => oc.constraint("tasks_idempotency_key_key").doNothing())

@@ -353,6 +353,10 @@ export async function findTasksNeedingRecovery(
           eb("status", "=", "pending"),
           eb("created_at", "<", ago(options.pendingOlderThanMs)),
           eb.or([eb("run_at", "is", null), eb("run_at", "<=", sql<Date>`now()`)]),
+          // Not waiting on an upstream task that is still on its way.
+          sql<boolean>`not exists (
+            select 1 from task_chain_edges e join tasks p on p.id = e.parent_id
+            where e.child_id = tasks.id and p.status in ('pending', 'queued', 'running'))`,
         ]),
         // Queued long enough that its job may have vanished (Redis lost it), or expired.
         eb.and([

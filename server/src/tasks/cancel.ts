@@ -4,6 +4,7 @@ import { cancelWaitingTask, findTask, requestCancel, type TaskRow } from "../db/
 import type { TaskNotifier } from "../events/publisher.js";
 import type { TaskQueue } from "../queue/task-queue.js";
 import { TaskNotFoundError, TaskStateError } from "./errors.js";
+import type { TaskGraph } from "./graph.js";
 
 /**
  * CancelTask. A task not yet running ends `cancelled` at once and its job is
@@ -16,11 +17,14 @@ export class TaskCanceller {
     private readonly db: Kysely<DB>,
     private readonly queue: TaskQueue,
     private readonly notifier: TaskNotifier,
+    private readonly graph: TaskGraph,
   ) {}
 
   async cancel(id: string): Promise<TaskRow> {
     const task = await cancelTask(this.db, this.queue, id);
     this.notifier.changed([task]);
+    // A running task's downstream is cancelled when its worker ends it.
+    await this.graph.finished([task]);
     return task;
   }
 }

@@ -2,6 +2,7 @@ import type { Kysely } from "kysely";
 import type { Logger } from "pino";
 import { v7 as uuidv7 } from "uuid";
 import { isForeignKeyViolation } from "../db/errors.js";
+import { insertDependencies } from "../db/graph.js";
 import type { DB, TaskAttemptRow, TaskEventRow } from "../db/schema.js";
 import {
   deleteTaskIn,
@@ -32,6 +33,7 @@ import {
   TaskNotFoundError,
   TaskStateError,
 } from "./errors.js";
+import type { TaskGraph } from "./graph.js";
 import { isTerminal, type TaskPriority, type TaskStatus, TERMINAL_STATUSES } from "./status.js";
 
 /** An idempotency key and the hash of the request it was sent with. */
@@ -57,6 +59,19 @@ export interface CreateTaskInput {
   /** Not before this time; a time already past means now. */
   runAt: Date | undefined;
   idempotency: IdempotencyInput | undefined;
+  /** Upstream tasks to wait for: stored ones by id, or others of the same batch by ref. */
+  dependsOn: DependencyInput[];
+  vars: Record<string, string>;
+  /** Within a batch: how other items refer to this one. */
+  ref: string | undefined;
+  /** Within a batch: the parent as another item's ref. */
+  parentRef: string | undefined;
+}
+
+export interface DependencyInput {
+  taskId?: string;
+  ref?: string;
+  name: string | undefined;
 }
 
 export interface CreateBatchInput {
@@ -77,6 +92,7 @@ export interface TaskLifecycleDeps {
   queue: TaskQueue;
   providers: ProviderRegistry;
   notifier: TaskNotifier;
+  graph: TaskGraph;
   log: Logger;
 }
 
@@ -86,6 +102,7 @@ const RETRYABLE_STATUSES = ["failed", "cancelled"] as const satisfies readonly T
 /** One task of a create request, with the names its errors use. */
 interface PlannedTask {
   record: NewTaskRecord;
+  input: CreateTaskInput;
   /** "" for CreateTask, "tasks[3]." for an item of a batch. */
   fieldPrefix: string;
   /** The request field a reused idempotency key is reported on. */
@@ -103,9 +120,11 @@ export class TaskLifecycle {
   readonly #queue: TaskQueue;
   readonly #providers: ProviderRegistry;
   readonly #notifier: TaskNotifier;
+  readonly #graph: TaskGraph;
   readonly #log: Logger;
 
   constructor(deps: TaskLifecycleDeps) {
+    this.#graph = deps.graph;
     this.#db = deps.db;
     this.#queue = deps.queue;
     this.#providers = deps.providers;
@@ -234,6 +253,7 @@ export class TaskLifecycle {
       const i = position.get(id);
       if (i !== undefined) result[i] = row;
     };
+    resolveRefs(plans);
     const replayed = await this.#storedUnderKey(this.#db, plans);
     for (const [i, row] of replayed) result[i] = row;
     const fresh = plans.filter((_, i) => result[i] === undefined);
@@ -242,7 +262,7 @@ export class TaskLifecycle {
       await this.#checkParents(fresh);
       const { inserted, won } = await this.#insert(fresh);
       for (const [p, row] of won) place(p.record.id, row);
-      for (const row of await this.#enqueue(inserted)) place(row.id, row);
+      for (const row of await this.#enqueue(inserted, fresh)) place(row.id, row);
     }
     return result.map((row) => {
       if (row === undefined) throw new Error("a created task is missing from the result");
@@ -289,17 +309,34 @@ export class TaskLifecycle {
   }
 
   async #checkParents(plans: readonly PlannedTask[]): Promise<void> {
-    const parents = [...new Set(plans.flatMap((p) => p.record.parentTaskId ?? []))];
-    if (parents.length === 0) return;
-    const existing = await existingTaskIds(this.#db, parents);
+    const inBatch = new Set(plans.map((p) => p.record.id));
+    const stored = (id: string | undefined) => (id === undefined || inBatch.has(id) ? [] : [id]);
+    const upstream = [
+      ...new Set(
+        plans.flatMap((p) => [
+          ...stored(p.record.parentTaskId),
+          ...p.record.dependsOn.flatMap((d) => stored(d.taskId)),
+        ]),
+      ),
+    ];
+    if (upstream.length === 0) return;
+    const existing = await existingTaskIds(this.#db, upstream);
     for (const p of plans) {
       const parent = p.record.parentTaskId;
-      if (parent !== undefined && !existing.has(parent)) {
+      if (parent !== undefined && !inBatch.has(parent) && !existing.has(parent)) {
         throw new InvalidFieldError(
           `${p.fieldPrefix}parent_task_id`,
           `task ${parent} does not exist`,
         );
       }
+      p.record.dependsOn.forEach((d, i) => {
+        if (!inBatch.has(d.taskId) && !existing.has(d.taskId)) {
+          throw new InvalidFieldError(
+            `${p.fieldPrefix}depends_on[${i}].task_id`,
+            `task ${d.taskId} does not exist`,
+          );
+        }
+      });
     }
   }
 
@@ -320,6 +357,18 @@ export class TaskLifecycle {
         (a, b) => (position.get(a.id) ?? 0) - (position.get(b.id) ?? 0),
       );
       const insertedIds = new Set(inserted.map((row) => row.id));
+      await insertDependencies(
+        db,
+        plans
+          .filter((p) => insertedIds.has(p.record.id))
+          .flatMap((p) =>
+            p.record.dependsOn.map((d) => ({
+              parentId: d.taskId,
+              childId: p.record.id,
+              name: d.name,
+            })),
+          ),
+      );
       const lost = plans.filter((p) => !insertedIds.has(p.record.id));
       const stored = await this.#storedUnderKey(db, lost);
       const won = new Map<PlannedTask, TaskRow>();
@@ -331,8 +380,11 @@ export class TaskLifecycle {
       });
       return { inserted, won };
     };
+    // Tasks and their dependency edges commit together, or a task could run
+    // before its upstream edges exist.
     const mayConflict =
-      plans.length > 1 && plans.some((p) => p.record.idempotencyKey !== undefined);
+      (plans.length > 1 && plans.some((p) => p.record.idempotencyKey !== undefined)) ||
+      plans.some((p) => p.record.dependsOn.length > 0);
     try {
       return mayConflict ? await this.#db.transaction().execute(insert) : await insert(this.#db);
     } catch (error) {
@@ -346,8 +398,17 @@ export class TaskLifecycle {
    * Puts freshly stored tasks on the queue and marks the due ones queued.
    * Returns the rows as they are now.
    */
-  async #enqueue(inserted: readonly TaskRow[]): Promise<TaskRow[]> {
-    if (inserted.length === 0) return [];
+  async #enqueue(all: readonly TaskRow[], plans: readonly PlannedTask[]): Promise<TaskRow[]> {
+    if (all.length === 0) return [];
+    // A task with an upstream (parent or dependency) waits for it: the graph
+    // enqueues it when every upstream has completed, maybe right now.
+    const withUpstream = new Set(
+      plans
+        .filter((p) => p.record.parentTaskId !== undefined || p.record.dependsOn.length > 0)
+        .map((p) => p.record.id),
+    );
+    const waiting = all.filter((row) => withUpstream.has(row.id)).map((row) => row.id);
+    const inserted = all.filter((row) => !withUpstream.has(row.id));
     const now = Date.now();
     const jobs: EnqueueJob[] = inserted.map((row) => ({
       taskId: row.id,
@@ -355,7 +416,9 @@ export class TaskLifecycle {
       delayMs: row.run_at === null ? undefined : row.run_at.getTime() - now,
     }));
     const [only] = jobs;
-    if (jobs.length === 1 && only !== undefined) {
+    if (jobs.length === 0) {
+      // Every task waits for an upstream.
+    } else if (jobs.length === 1 && only !== undefined) {
       await this.#queue.enqueue(only.taskId, only.priority, { delayMs: only.delayMs });
     } else {
       await this.#queue.enqueueMany(jobs);
@@ -373,9 +436,13 @@ export class TaskLifecycle {
       due.filter((id) => !queuedIds.has(id)),
     );
     const current = new Map([...queued, ...movedOn].map((row) => [row.id, row]));
-    const rows = inserted.map((row) => current.get(row.id) ?? row);
-    this.#notifier.created(rows);
-    return rows;
+    this.#notifier.created(all.map((row) => current.get(row.id) ?? row));
+    if (waiting.length > 0) {
+      await this.#graph.cancelBlocked(waiting);
+      await this.#graph.dispatch(waiting);
+      for (const row of await findTasksById(this.#db, waiting)) current.set(row.id, row);
+    }
+    return all.map((row) => current.get(row.id) ?? row);
   }
 }
 
@@ -390,7 +457,7 @@ function plan(
     fieldPrefix,
     keyField,
     idempotency,
-  }: Omit<PlannedTask, "record"> & {
+  }: Omit<PlannedTask, "record" | "input"> & {
     idempotency: IdempotencyInput | undefined;
   },
 ): PlannedTask {
@@ -412,8 +479,33 @@ function plan(
       runAt: input.runAt,
       idempotencyKey: idempotency?.key,
       requestHash: idempotency?.requestHash,
+      vars: input.vars,
+      dependsOn: [],
     },
+    input,
     fieldPrefix,
     keyField,
   };
+}
+
+/**
+ * Gives each plan its upstream task ids: refs to other items of the batch
+ * become their (already chosen) ids. Validation made sure every ref exists.
+ */
+function resolveRefs(plans: readonly PlannedTask[]): void {
+  const idOfRef = new Map(
+    plans.flatMap((p) => (p.input.ref === undefined ? [] : [[p.input.ref, p.record.id]])),
+  );
+  const idOf = (ref: string) => {
+    const id = idOfRef.get(ref);
+    if (id === undefined) throw new Error(`unresolved ref ${ref}`);
+    return id;
+  };
+  for (const p of plans) {
+    if (p.input.parentRef !== undefined) p.record.parentTaskId = idOf(p.input.parentRef);
+    p.record.dependsOn = p.input.dependsOn.map((d) => ({
+      taskId: d.taskId ?? idOf(d.ref ?? ""),
+      name: d.name,
+    }));
+  }
 }

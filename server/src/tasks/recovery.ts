@@ -1,14 +1,10 @@
 import { type Kysely, sql } from "kysely";
 import type { Logger } from "pino";
 import type { DB, TaskRow } from "../db/schema.js";
-import {
-  expireQueuedTask,
-  findTasksNeedingRecovery,
-  markQueued,
-  releaseLostTask,
-} from "../db/tasks.js";
+import { expireQueuedTask, findTasksNeedingRecovery, releaseLostTask } from "../db/tasks.js";
 import type { TaskNotifier } from "../events/publisher.js";
 import type { TaskQueue } from "../queue/task-queue.js";
+import type { TaskGraph } from "./graph.js";
 
 export interface RecoveryOptions {
   intervalMs: number;
@@ -39,6 +35,7 @@ export class RecoverySweep {
   readonly #db: Kysely<DB>;
   readonly #queue: TaskQueue;
   readonly #notifier: TaskNotifier;
+  readonly #graph: TaskGraph;
   readonly #log: Logger;
   readonly #options: Required<RecoveryOptions>;
   #timer: NodeJS.Timeout | undefined;
@@ -48,9 +45,11 @@ export class RecoverySweep {
     db: Kysely<DB>;
     queue: TaskQueue;
     notifier: TaskNotifier;
+    graph: TaskGraph;
     log: Logger;
     options: RecoveryOptions;
   }) {
+    this.#graph = deps.graph;
     this.#db = deps.db;
     this.#queue = deps.queue;
     this.#notifier = deps.notifier;
@@ -79,6 +78,7 @@ export class RecoverySweep {
     const result: SweepResult = { enqueued: 0, released: 0, expired: 0, cancelsResent: 0 };
     // Published after the commit, so a watcher that re-reads sees the change.
     const changed: TaskRow[] = [];
+    const pending: string[] = [];
     const { intervalMs, workerLockMs, batchSize } = this.#options;
     await this.#db.transaction().execute(async (trx) => {
       const { rows } = await sql<{
@@ -93,12 +93,7 @@ export class RecoverySweep {
       });
       for (const task of candidates) {
         if (task.status === "pending") {
-          await this.#queue.enqueue(task.id, task.priority);
-          const queued = await markQueued(trx, task.id);
-          if (queued !== undefined) {
-            changed.push(queued);
-            result.enqueued++;
-          }
+          pending.push(task.id);
         } else if (task.status === "queued") {
           const expired = await expireQueuedTask(trx, task.id);
           if (expired !== undefined) {
@@ -128,6 +123,12 @@ export class RecoverySweep {
       }
     });
     this.#notifier.changed(changed);
+    await this.#graph.finished(changed);
+    // Pending tasks left behind: enqueued if every upstream completed (one
+    // never enqueued after a crash, or one whose last upstream's dispatch was
+    // lost), cancelled if one failed.
+    await this.#graph.cancelBlocked(pending);
+    result.enqueued += (await this.#graph.dispatch(pending)).length;
     if (result.enqueued + result.released + result.expired + result.cancelsResent > 0) {
       this.#log.info(result, "recovery sweep moved tasks on");
     }

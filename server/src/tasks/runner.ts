@@ -19,6 +19,7 @@ import { ProviderError } from "../llm/errors.js";
 import { estimateTokens } from "../llm/openai-client.js";
 import { type ProviderRegistry, UnknownModelError } from "../llm/providers.js";
 import { type BackoffOptions, retryDelayMs } from "../llm/retry.js";
+import type { TaskGraph } from "./graph.js";
 import { isTerminal } from "./status.js";
 
 /** Why a job's AbortSignal fired; the queue passes these as the abort reason. */
@@ -45,6 +46,7 @@ export interface TaskRunnerDeps {
   db: Kysely<DB>;
   providers: ProviderRegistry;
   notifier: TaskNotifier;
+  graph: TaskGraph;
   log: Logger;
   options: TaskRunnerOptions;
 }
@@ -60,6 +62,7 @@ export class TaskRunner {
   readonly #db: Kysely<DB>;
   readonly #providers: ProviderRegistry;
   readonly #notifier: TaskNotifier;
+  readonly #graph: TaskGraph;
   readonly #log: Logger;
   readonly #options: TaskRunnerOptions;
 
@@ -67,6 +70,7 @@ export class TaskRunner {
     this.#db = deps.db;
     this.#providers = deps.providers;
     this.#notifier = deps.notifier;
+    this.#graph = deps.graph;
     this.#log = deps.log;
     this.#options = deps.options;
   }
@@ -123,8 +127,13 @@ export class TaskRunner {
     try {
       const { provider, client, upstreamModel } = this.#providers.resolve(task.model);
       providerName = provider.name;
+      const { prompt, systemPrompt } = await this.#graph.rendered(task);
       const answer = await client.chat(
-        { model: upstreamModel, messages: messagesOf(task), ...paramsOf(task) },
+        {
+          model: upstreamModel,
+          messages: messagesOf({ prompt, system_prompt: systemPrompt }),
+          ...paramsOf(task),
+        },
         {
           signal,
           requestId: task.request_id ?? undefined,
@@ -278,6 +287,7 @@ export class TaskRunner {
     };
     const ended = await endAttempt(this.#db, measures, end);
     this.#notifier.changed([ended]);
+    await this.#graph.finished([ended]);
     if (ended === undefined) {
       this.#log.info(
         { taskId: task.id, attempt: task.attempts },

@@ -12,7 +12,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file promptline/v1/task.proto.
  */
 export const file_promptline_v1_task: GenFile = /*@__PURE__*/
-  fileDesc("Chhwcm9tcHRsaW5lL3YxL3Rhc2sucHJvdG8SDXByb21wdGxpbmUudjEipgEKClRhc2tQYXJhbXMSGAoLdGVtcGVyYXR1cmUYASABKAFIAIgBARISCgV0b3BfcBgCIAEoAUgBiAEBEhcKCm1heF90b2tlbnMYAyABKAVIAogBARIRCgRzZWVkGAQgASgDSAOIAQESDAoEc3RvcBgFIAMoCUIOCgxfdGVtcGVyYXR1cmVCCAoGX3RvcF9wQg0KC19tYXhfdG9rZW5zQgcKBV9zZWVkIj8KCVRhc2tFcnJvchIMCgRjb2RlGAEgASgJEg8KB21lc3NhZ2UYAiABKAkSEwoLaHR0cF9zdGF0dXMYAyABKAUiVAoKVG9rZW5Vc2FnZRIVCg1wcm9tcHRfdG9rZW5zGAEgASgFEhkKEWNvbXBsZXRpb25fdG9rZW5zGAIgASgFEhQKDHRvdGFsX3Rva2VucxgDIAEoBSL5CAoEVGFzaxIKCgJpZBgBIAEoCRIMCgRuYW1lGAIgASgJEg4KBnByb21wdBgDIAEoCRIVCg1zeXN0ZW1fcHJvbXB0GAQgASgJEg0KBW1vZGVsGAUgASgJEikKBnBhcmFtcxgGIAEoCzIZLnByb21wdGxpbmUudjEuVGFza1BhcmFtcxItCghwcmlvcml0eRgHIAEoDjIbLnByb21wdGxpbmUudjEuVGFza1ByaW9yaXR5EikKBnN0YXR1cxgIIAEoDjIZLnByb21wdGxpbmUudjEuVGFza1N0YXR1cxIOCgZvdXRwdXQYCSABKAkSJwoFZXJyb3IYCiABKAsyGC5wcm9tcHRsaW5lLnYxLlRhc2tFcnJvchIbCg5wYXJlbnRfdGFza19pZBgLIAEoCUgAiAEBEhAKCGF0dGVtcHRzGAwgASgFEhQKDG1heF9hdHRlbXB0cxgNIAEoBRIoCgV1c2FnZRgOIAEoCzIZLnByb21wdGxpbmUudjEuVG9rZW5Vc2FnZRIqCgdsYXRlbmN5GA8gASgLMhkuZ29vZ2xlLnByb3RvYnVmLkR1cmF0aW9uEjYKE3RpbWVfdG9fZmlyc3RfdG9rZW4YECABKAsyGS5nb29nbGUucHJvdG9idWYuRHVyYXRpb24SLgoKY3JlYXRlZF9hdBgRIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASLQoJcXVldWVkX2F0GBIgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIuCgpzdGFydGVkX2F0GBMgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIwCgxjb21wbGV0ZWRfYXQYFCABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEi4KCnVwZGF0ZWRfYXQYFSABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEhIKCnJlcXVlc3RfaWQYFiABKAkSEAoIcHJvdmlkZXIYFyABKAkSFgoOcmVzcG9uc2VfbW9kZWwYGCABKAkSEAoIY29zdF91c2QYGSABKAESMwoIbWV0YWRhdGEYGiADKAsyIS5wcm9tcHRsaW5lLnYxLlRhc2suTWV0YWRhdGFFbnRyeRIqCgd0aW1lb3V0GBsgASgLMhkuZ29vZ2xlLnByb3RvYnVmLkR1cmF0aW9uEiwKCXF1ZXVlX3R0bBgcIAEoCzIZLmdvb2dsZS5wcm90b2J1Zi5EdXJhdGlvbhIqCgZydW5fYXQYHSABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEhcKD2lkZW1wb3RlbmN5X2tleRgeIAEoCRI3ChNjYW5jZWxfcmVxdWVzdGVkX2F0GB8gASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBovCg1NZXRhZGF0YUVudHJ5EgsKA2tleRgBIAEoCRINCgV2YWx1ZRgCIAEoCToCOAFCEQoPX3BhcmVudF90YXNrX2lkIvkCCgtUYXNrQXR0ZW1wdBIPCgdhdHRlbXB0GAEgASgFEhEKCXdvcmtlcl9pZBgCIAEoCRIuCgpzdGFydGVkX2F0GAMgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIvCgtmaW5pc2hlZF9hdBgEIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASLgoHb3V0Y29tZRgFIAEoDjIdLnByb21wdGxpbmUudjEuQXR0ZW1wdE91dGNvbWUSJwoFZXJyb3IYBiABKAsyGC5wcm9tcHRsaW5lLnYxLlRhc2tFcnJvchIqCgdsYXRlbmN5GAcgASgLMhkuZ29vZ2xlLnByb3RvYnVmLkR1cmF0aW9uEjYKE3RpbWVfdG9fZmlyc3RfdG9rZW4YCCABKAsyGS5nb29nbGUucHJvdG9idWYuRHVyYXRpb24SKAoFdXNhZ2UYCSABKAsyGS5wcm9tcHRsaW5lLnYxLlRva2VuVXNhZ2Ui5gEKCVRhc2tFdmVudBILCgNzZXEYASABKAUSDAoEdHlwZRgCIAEoCRIuCgtmcm9tX3N0YXR1cxgDIAEoDjIZLnByb21wdGxpbmUudjEuVGFza1N0YXR1cxIsCgl0b19zdGF0dXMYBCABKA4yGS5wcm9tcHRsaW5lLnYxLlRhc2tTdGF0dXMSJgoCYXQYBSABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEg8KB2F0dGVtcHQYBiABKAUSJwoFZXJyb3IYByABKAsyGC5wcm9tcHRsaW5lLnYxLlRhc2tFcnJvciKJBAoRQ3JlYXRlVGFza1JlcXVlc3QSDAoEbmFtZRgBIAEoCRIOCgZwcm9tcHQYAiABKAkSFQoNc3lzdGVtX3Byb21wdBgDIAEoCRINCgVtb2RlbBgEIAEoCRIpCgZwYXJhbXMYBSABKAsyGS5wcm9tcHRsaW5lLnYxLlRhc2tQYXJhbXMSLQoIcHJpb3JpdHkYBiABKA4yGy5wcm9tcHRsaW5lLnYxLlRhc2tQcmlvcml0eRIbCg5wYXJlbnRfdGFza19pZBgHIAEoCUgAiAEBEkAKCG1ldGFkYXRhGAggAygLMi4ucHJvbXB0bGluZS52MS5DcmVhdGVUYXNrUmVxdWVzdC5NZXRhZGF0YUVudHJ5EhQKDG1heF9hdHRlbXB0cxgJIAEoBRIqCgd0aW1lb3V0GAogASgLMhkuZ29vZ2xlLnByb3RvYnVmLkR1cmF0aW9uEiwKCXF1ZXVlX3R0bBgLIAEoCzIZLmdvb2dsZS5wcm90b2J1Zi5EdXJhdGlvbhIqCgZydW5fYXQYDCABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEhcKD2lkZW1wb3RlbmN5X2tleRgNIAEoCRovCg1NZXRhZGF0YUVudHJ5EgsKA2tleRgBIAEoCRINCgV2YWx1ZRgCIAEoCToCOAFCEQoPX3BhcmVudF90YXNrX2lkIjcKEkNyZWF0ZVRhc2tSZXNwb25zZRIhCgR0YXNrGAEgASgLMhMucHJvbXB0bGluZS52MS5UYXNrIhwKDkdldFRhc2tSZXF1ZXN0EgoKAmlkGAEgASgJIowBCg9HZXRUYXNrUmVzcG9uc2USIQoEdGFzaxgBIAEoCzITLnByb21wdGxpbmUudjEuVGFzaxIsCghhdHRlbXB0cxgCIAMoCzIaLnByb21wdGxpbmUudjEuVGFza0F0dGVtcHQSKAoGZXZlbnRzGAMgAygLMhgucHJvbXB0bGluZS52MS5UYXNrRXZlbnQiYwoXQmF0Y2hDcmVhdGVUYXNrc1JlcXVlc3QSLwoFdGFza3MYASADKAsyIC5wcm9tcHRsaW5lLnYxLkNyZWF0ZVRhc2tSZXF1ZXN0EhcKD2lkZW1wb3RlbmN5X2tleRgCIAEoCSI+ChhCYXRjaENyZWF0ZVRhc2tzUmVzcG9uc2USIgoFdGFza3MYASADKAsyEy5wcm9tcHRsaW5lLnYxLlRhc2siHwoRQ2FuY2VsVGFza1JlcXVlc3QSCgoCaWQYASABKAkiNwoSQ2FuY2VsVGFza1Jlc3BvbnNlEiEKBHRhc2sYASABKAsyEy5wcm9tcHRsaW5lLnYxLlRhc2siHgoQUmV0cnlUYXNrUmVxdWVzdBIKCgJpZBgBIAEoCSI2ChFSZXRyeVRhc2tSZXNwb25zZRIhCgR0YXNrGAEgASgLMhMucHJvbXB0bGluZS52MS5UYXNrIh8KEURlbGV0ZVRhc2tSZXF1ZXN0EgoKAmlkGAEgASgJIhQKEkRlbGV0ZVRhc2tSZXNwb25zZSIWChRHZXRRdWV1ZVN0YXRzUmVxdWVzdCJHCgtTdGF0dXNDb3VudBIpCgZzdGF0dXMYASABKA4yGS5wcm9tcHRsaW5lLnYxLlRhc2tTdGF0dXMSDQoFY291bnQYAiABKAMiQgoPTW9kZWxRdWV1ZURlcHRoEg0KBW1vZGVsGAEgASgJEg8KB3dhaXRpbmcYAiABKAMSDwoHcnVubmluZxgDIAEoAyLvAgoVR2V0UXVldWVTdGF0c1Jlc3BvbnNlEioKBmNvdW50cxgBIAMoCzIaLnByb21wdGxpbmUudjEuU3RhdHVzQ291bnQSLgoGbW9kZWxzGAIgAygLMh4ucHJvbXB0bGluZS52MS5Nb2RlbFF1ZXVlRGVwdGgSHAoUZmluaXNoZWRfbGFzdF9taW51dGUYAyABKAMSGgoSZmluaXNoZWRfbGFzdF9ob3VyGAQgASgDEi4KC2xhdGVuY3lfcDUwGAUgASgLMhkuZ29vZ2xlLnByb3RvYnVmLkR1cmF0aW9uEi4KC2xhdGVuY3lfcDk1GAYgASgLMhkuZ29vZ2xlLnByb3RvYnVmLkR1cmF0aW9uEhwKFGVycm9yX3JhdGVfbGFzdF9ob3VyGAcgASgBEhUKDXF1ZXVlX3dhaXRpbmcYCCABKAMSFQoNcXVldWVfZGVsYXllZBgJIAEoAxIUCgxxdWV1ZV9hY3RpdmUYCiABKAMiFAoSTGlzdFdvcmtlcnNSZXF1ZXN0ItkBCgZXb3JrZXISCgoCaWQYASABKAkSDAoEaG9zdBgCIAEoCRILCgNwaWQYAyABKAUSEwoLY29uY3VycmVuY3kYBCABKAUSDgoGYWN0aXZlGAUgASgFEhEKCXByb2Nlc3NlZBgGIAEoAxIOCgZmYWlsZWQYByABKAMSLgoKc3RhcnRlZF9hdBgIIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASMAoMbGFzdF9zZWVuX2F0GAkgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcCI9ChNMaXN0V29ya2Vyc1Jlc3BvbnNlEiYKB3dvcmtlcnMYASADKAsyFS5wcm9tcHRsaW5lLnYxLldvcmtlciLjAQoQTGlzdFRhc2tzUmVxdWVzdBIRCglwYWdlX3NpemUYASABKAUSEgoKcGFnZV90b2tlbhgCIAEoCRIrCghzdGF0dXNlcxgDIAMoDjIZLnByb21wdGxpbmUudjEuVGFza1N0YXR1cxINCgVtb2RlbBgEIAEoCRINCgVxdWVyeRgFIAEoCRItCghwcmlvcml0eRgGIAEoDjIbLnByb21wdGxpbmUudjEuVGFza1ByaW9yaXR5EhsKDnBhcmVudF90YXNrX2lkGAcgASgJSACIAQFCEQoPX3BhcmVudF90YXNrX2lkIlAKEUxpc3RUYXNrc1Jlc3BvbnNlEiIKBXRhc2tzGAEgAygLMhMucHJvbXB0bGluZS52MS5UYXNrEhcKD25leHRfcGFnZV90b2tlbhgCIAEoCSITChFMaXN0TW9kZWxzUmVxdWVzdCJiCgVNb2RlbBIKCgJpZBgBIAEoCRIQCghwcm92aWRlchgCIAEoCRIQCghvd25lZF9ieRgDIAEoCRIWCg5jb250ZXh0X2xlbmd0aBgEIAEoBRIRCglzaW11bGF0ZWQYBSABKAgiOgoSTGlzdE1vZGVsc1Jlc3BvbnNlEiQKBm1vZGVscxgBIAMoCzIULnByb21wdGxpbmUudjEuTW9kZWwiYAoQV2F0Y2hUYXNrUmVxdWVzdBIKCgJpZBgBIAEoCRIRCglhZnRlcl9zZXEYAiABKAUSFgoOb3V0cHV0X2F0dGVtcHQYAyABKAUSFQoNb3V0cHV0X29mZnNldBgEIAEoAyI8CgtPdXRwdXREZWx0YRIPCgdhdHRlbXB0GAEgASgFEg4KBm9mZnNldBgCIAEoAxIMCgR0ZXh0GAMgASgJIt0BChFXYXRjaFRhc2tSZXNwb25zZRIjCgR0YXNrGAEgASgLMhMucHJvbXB0bGluZS52MS5UYXNrSAASLAoGb3V0cHV0GAIgASgLMhoucHJvbXB0bGluZS52MS5PdXRwdXREZWx0YUgAEgsKA3NlcRgDIAEoBRIWCg5vdXRwdXRfYXR0ZW1wdBgEIAEoBRIVCg1vdXRwdXRfb2Zmc2V0GAUgASgDEjAKDHB1Ymxpc2hlZF9hdBgGIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXBCBwoFZXZlbnQivQEKEVdhdGNoVGFza3NSZXF1ZXN0EisKCHN0YXR1c2VzGAEgAygOMhkucHJvbXB0bGluZS52MS5UYXNrU3RhdHVzEg0KBW1vZGVsGAIgASgJEg0KBXF1ZXJ5GAMgASgJEi0KCHByaW9yaXR5GAQgASgOMhsucHJvbXB0bGluZS52MS5UYXNrUHJpb3JpdHkSGwoOcGFyZW50X3Rhc2tfaWQYBSABKAlIAIgBAUIRCg9fcGFyZW50X3Rhc2tfaWQigQIKEldhdGNoVGFza3NSZXNwb25zZRI4CgZjaGFuZ2UYASABKA4yKC5wcm9tcHRsaW5lLnYxLldhdGNoVGFza3NSZXNwb25zZS5DaGFuZ2USIQoEdGFzaxgCIAEoCzITLnByb21wdGxpbmUudjEuVGFzaxIwCgxwdWJsaXNoZWRfYXQYAyABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wIlwKBkNoYW5nZRIWChJDSEFOR0VfVU5TUEVDSUZJRUQQABISCg5DSEFOR0VfQ1JFQVRFRBABEhIKDkNIQU5HRV9VUERBVEVEEAISEgoOQ0hBTkdFX0RFTEVURUQQAyIuChNSdW5SZXRlbnRpb25SZXF1ZXN0EhcKD29sZGVyX3RoYW5fZGF5cxgBIAEoBSInChRSdW5SZXRlbnRpb25SZXNwb25zZRIPCgdkZWxldGVkGAEgASgDKsEBCgpUYXNrU3RhdHVzEhsKF1RBU0tfU1RBVFVTX1VOU1BFQ0lGSUVEEAASFwoTVEFTS19TVEFUVVNfUEVORElORxABEhYKElRBU0tfU1RBVFVTX1FVRVVFRBACEhcKE1RBU0tfU1RBVFVTX1JVTk5JTkcQAxIZChVUQVNLX1NUQVRVU19DT01QTEVURUQQBBIWChJUQVNLX1NUQVRVU19GQUlMRUQQBRIZChVUQVNLX1NUQVRVU19DQU5DRUxMRUQQBiqSAQoMVGFza1ByaW9yaXR5Eh0KGVRBU0tfUFJJT1JJVFlfVU5TUEVDSUZJRUQQABIVChFUQVNLX1BSSU9SSVRZX0xPVxABEhgKFFRBU0tfUFJJT1JJVFlfTk9STUFMEAISFgoSVEFTS19QUklPUklUWV9ISUdIEAMSGgoWVEFTS19QUklPUklUWV9DUklUSUNBTBAEKqgBCg5BdHRlbXB0T3V0Y29tZRIfChtBVFRFTVBUX09VVENPTUVfVU5TUEVDSUZJRUQQABIbChdBVFRFTVBUX09VVENPTUVfUlVOTklORxABEh0KGUFUVEVNUFRfT1VUQ09NRV9TVUNDRUVERUQQAhIaChZBVFRFTVBUX09VVENPTUVfRkFJTEVEEAMSHQoZQVRURU1QVF9PVVRDT01FX0NBTkNFTExFRBAEMqsICgtUYXNrU2VydmljZRJTCgpDcmVhdGVUYXNrEiAucHJvbXB0bGluZS52MS5DcmVhdGVUYXNrUmVxdWVzdBohLnByb21wdGxpbmUudjEuQ3JlYXRlVGFza1Jlc3BvbnNlIgASTQoHR2V0VGFzaxIdLnByb21wdGxpbmUudjEuR2V0VGFza1JlcXVlc3QaHi5wcm9tcHRsaW5lLnYxLkdldFRhc2tSZXNwb25zZSIDkAIBElMKCUxpc3RUYXNrcxIfLnByb21wdGxpbmUudjEuTGlzdFRhc2tzUmVxdWVzdBogLnByb21wdGxpbmUudjEuTGlzdFRhc2tzUmVzcG9uc2UiA5ACARJWCgpMaXN0TW9kZWxzEiAucHJvbXB0bGluZS52MS5MaXN0TW9kZWxzUmVxdWVzdBohLnByb21wdGxpbmUudjEuTGlzdE1vZGVsc1Jlc3BvbnNlIgOQAgESZQoQQmF0Y2hDcmVhdGVUYXNrcxImLnByb21wdGxpbmUudjEuQmF0Y2hDcmVhdGVUYXNrc1JlcXVlc3QaJy5wcm9tcHRsaW5lLnYxLkJhdGNoQ3JlYXRlVGFza3NSZXNwb25zZSIAElMKCkNhbmNlbFRhc2sSIC5wcm9tcHRsaW5lLnYxLkNhbmNlbFRhc2tSZXF1ZXN0GiEucHJvbXB0bGluZS52MS5DYW5jZWxUYXNrUmVzcG9uc2UiABJQCglSZXRyeVRhc2sSHy5wcm9tcHRsaW5lLnYxLlJldHJ5VGFza1JlcXVlc3QaIC5wcm9tcHRsaW5lLnYxLlJldHJ5VGFza1Jlc3BvbnNlIgASVgoKRGVsZXRlVGFzaxIgLnByb21wdGxpbmUudjEuRGVsZXRlVGFza1JlcXVlc3QaIS5wcm9tcHRsaW5lLnYxLkRlbGV0ZVRhc2tSZXNwb25zZSIDkAICEl8KDUdldFF1ZXVlU3RhdHMSIy5wcm9tcHRsaW5lLnYxLkdldFF1ZXVlU3RhdHNSZXF1ZXN0GiQucHJvbXB0bGluZS52MS5HZXRRdWV1ZVN0YXRzUmVzcG9uc2UiA5ACARJZCgtMaXN0V29ya2VycxIhLnByb21wdGxpbmUudjEuTGlzdFdvcmtlcnNSZXF1ZXN0GiIucHJvbXB0bGluZS52MS5MaXN0V29ya2Vyc1Jlc3BvbnNlIgOQAgESUgoJV2F0Y2hUYXNrEh8ucHJvbXB0bGluZS52MS5XYXRjaFRhc2tSZXF1ZXN0GiAucHJvbXB0bGluZS52MS5XYXRjaFRhc2tSZXNwb25zZSIAMAESVQoKV2F0Y2hUYXNrcxIgLnByb21wdGxpbmUudjEuV2F0Y2hUYXNrc1JlcXVlc3QaIS5wcm9tcHRsaW5lLnYxLldhdGNoVGFza3NSZXNwb25zZSIAMAEyaQoMQWRtaW5TZXJ2aWNlElkKDFJ1blJldGVudGlvbhIiLnByb21wdGxpbmUudjEuUnVuUmV0ZW50aW9uUmVxdWVzdBojLnByb21wdGxpbmUudjEuUnVuUmV0ZW50aW9uUmVzcG9uc2UiAGIGcHJvdG8z", [file_google_protobuf_duration, file_google_protobuf_timestamp]);
+  fileDesc("Chhwcm9tcHRsaW5lL3YxL3Rhc2sucHJvdG8SDXByb21wdGxpbmUudjEipgEKClRhc2tQYXJhbXMSGAoLdGVtcGVyYXR1cmUYASABKAFIAIgBARISCgV0b3BfcBgCIAEoAUgBiAEBEhcKCm1heF90b2tlbnMYAyABKAVIAogBARIRCgRzZWVkGAQgASgDSAOIAQESDAoEc3RvcBgFIAMoCUIOCgxfdGVtcGVyYXR1cmVCCAoGX3RvcF9wQg0KC19tYXhfdG9rZW5zQgcKBV9zZWVkIj8KCVRhc2tFcnJvchIMCgRjb2RlGAEgASgJEg8KB21lc3NhZ2UYAiABKAkSEwoLaHR0cF9zdGF0dXMYAyABKAUiVAoKVG9rZW5Vc2FnZRIVCg1wcm9tcHRfdG9rZW5zGAEgASgFEhkKEWNvbXBsZXRpb25fdG9rZW5zGAIgASgFEhQKDHRvdGFsX3Rva2VucxgDIAEoBSKxCgoEVGFzaxIKCgJpZBgBIAEoCRIMCgRuYW1lGAIgASgJEg4KBnByb21wdBgDIAEoCRIVCg1zeXN0ZW1fcHJvbXB0GAQgASgJEg0KBW1vZGVsGAUgASgJEikKBnBhcmFtcxgGIAEoCzIZLnByb21wdGxpbmUudjEuVGFza1BhcmFtcxItCghwcmlvcml0eRgHIAEoDjIbLnByb21wdGxpbmUudjEuVGFza1ByaW9yaXR5EikKBnN0YXR1cxgIIAEoDjIZLnByb21wdGxpbmUudjEuVGFza1N0YXR1cxIOCgZvdXRwdXQYCSABKAkSJwoFZXJyb3IYCiABKAsyGC5wcm9tcHRsaW5lLnYxLlRhc2tFcnJvchIbCg5wYXJlbnRfdGFza19pZBgLIAEoCUgAiAEBEhAKCGF0dGVtcHRzGAwgASgFEhQKDG1heF9hdHRlbXB0cxgNIAEoBRIoCgV1c2FnZRgOIAEoCzIZLnByb21wdGxpbmUudjEuVG9rZW5Vc2FnZRIqCgdsYXRlbmN5GA8gASgLMhkuZ29vZ2xlLnByb3RvYnVmLkR1cmF0aW9uEjYKE3RpbWVfdG9fZmlyc3RfdG9rZW4YECABKAsyGS5nb29nbGUucHJvdG9idWYuRHVyYXRpb24SLgoKY3JlYXRlZF9hdBgRIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASLQoJcXVldWVkX2F0GBIgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIuCgpzdGFydGVkX2F0GBMgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIwCgxjb21wbGV0ZWRfYXQYFCABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEi4KCnVwZGF0ZWRfYXQYFSABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEhIKCnJlcXVlc3RfaWQYFiABKAkSEAoIcHJvdmlkZXIYFyABKAkSFgoOcmVzcG9uc2VfbW9kZWwYGCABKAkSEAoIY29zdF91c2QYGSABKAESMwoIbWV0YWRhdGEYGiADKAsyIS5wcm9tcHRsaW5lLnYxLlRhc2suTWV0YWRhdGFFbnRyeRIqCgd0aW1lb3V0GBsgASgLMhkuZ29vZ2xlLnByb3RvYnVmLkR1cmF0aW9uEiwKCXF1ZXVlX3R0bBgcIAEoCzIZLmdvb2dsZS5wcm90b2J1Zi5EdXJhdGlvbhIqCgZydW5fYXQYHSABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEhcKD2lkZW1wb3RlbmN5X2tleRgeIAEoCRI3ChNjYW5jZWxfcmVxdWVzdGVkX2F0GB8gASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIQCghjaGFpbl9pZBggIAEoCRIrCgR2YXJzGCEgAygLMh0ucHJvbXB0bGluZS52MS5UYXNrLlZhcnNFbnRyeRIXCg9yZW5kZXJlZF9wcm9tcHQYIiABKAkSMQoKZGVwZW5kc19vbhgjIAMoCzIdLnByb21wdGxpbmUudjEuVGFza0RlcGVuZGVuY3kaLwoNTWV0YWRhdGFFbnRyeRILCgNrZXkYASABKAkSDQoFdmFsdWUYAiABKAk6AjgBGisKCVZhcnNFbnRyeRILCgNrZXkYASABKAkSDQoFdmFsdWUYAiABKAk6AjgBQhEKD19wYXJlbnRfdGFza19pZCJKCg5UYXNrRGVwZW5kZW5jeRIRCgd0YXNrX2lkGAEgASgJSAASDQoDcmVmGAIgASgJSAASDAoEbmFtZRgDIAEoCUIICgZ0YXJnZXQi+QIKC1Rhc2tBdHRlbXB0Eg8KB2F0dGVtcHQYASABKAUSEQoJd29ya2VyX2lkGAIgASgJEi4KCnN0YXJ0ZWRfYXQYAyABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEi8KC2ZpbmlzaGVkX2F0GAQgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIuCgdvdXRjb21lGAUgASgOMh0ucHJvbXB0bGluZS52MS5BdHRlbXB0T3V0Y29tZRInCgVlcnJvchgGIAEoCzIYLnByb21wdGxpbmUudjEuVGFza0Vycm9yEioKB2xhdGVuY3kYByABKAsyGS5nb29nbGUucHJvdG9idWYuRHVyYXRpb24SNgoTdGltZV90b19maXJzdF90b2tlbhgIIAEoCzIZLmdvb2dsZS5wcm90b2J1Zi5EdXJhdGlvbhIoCgV1c2FnZRgJIAEoCzIZLnByb21wdGxpbmUudjEuVG9rZW5Vc2FnZSLmAQoJVGFza0V2ZW50EgsKA3NlcRgBIAEoBRIMCgR0eXBlGAIgASgJEi4KC2Zyb21fc3RhdHVzGAMgASgOMhkucHJvbXB0bGluZS52MS5UYXNrU3RhdHVzEiwKCXRvX3N0YXR1cxgEIAEoDjIZLnByb21wdGxpbmUudjEuVGFza1N0YXR1cxImCgJhdBgFIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASDwoHYXR0ZW1wdBgGIAEoBRInCgVlcnJvchgHIAEoCzIYLnByb21wdGxpbmUudjEuVGFza0Vycm9yIsQFChFDcmVhdGVUYXNrUmVxdWVzdBIMCgRuYW1lGAEgASgJEg4KBnByb21wdBgCIAEoCRIVCg1zeXN0ZW1fcHJvbXB0GAMgASgJEg0KBW1vZGVsGAQgASgJEikKBnBhcmFtcxgFIAEoCzIZLnByb21wdGxpbmUudjEuVGFza1BhcmFtcxItCghwcmlvcml0eRgGIAEoDjIbLnByb21wdGxpbmUudjEuVGFza1ByaW9yaXR5EhsKDnBhcmVudF90YXNrX2lkGAcgASgJSACIAQESQAoIbWV0YWRhdGEYCCADKAsyLi5wcm9tcHRsaW5lLnYxLkNyZWF0ZVRhc2tSZXF1ZXN0Lk1ldGFkYXRhRW50cnkSFAoMbWF4X2F0dGVtcHRzGAkgASgFEioKB3RpbWVvdXQYCiABKAsyGS5nb29nbGUucHJvdG9idWYuRHVyYXRpb24SLAoJcXVldWVfdHRsGAsgASgLMhkuZ29vZ2xlLnByb3RvYnVmLkR1cmF0aW9uEioKBnJ1bl9hdBgMIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASFwoPaWRlbXBvdGVuY3lfa2V5GA0gASgJEjEKCmRlcGVuZHNfb24YDiADKAsyHS5wcm9tcHRsaW5lLnYxLlRhc2tEZXBlbmRlbmN5EjgKBHZhcnMYDyADKAsyKi5wcm9tcHRsaW5lLnYxLkNyZWF0ZVRhc2tSZXF1ZXN0LlZhcnNFbnRyeRILCgNyZWYYECABKAkSEgoKcGFyZW50X3JlZhgRIAEoCRovCg1NZXRhZGF0YUVudHJ5EgsKA2tleRgBIAEoCRINCgV2YWx1ZRgCIAEoCToCOAEaKwoJVmFyc0VudHJ5EgsKA2tleRgBIAEoCRINCgV2YWx1ZRgCIAEoCToCOAFCEQoPX3BhcmVudF90YXNrX2lkIjcKEkNyZWF0ZVRhc2tSZXNwb25zZRIhCgR0YXNrGAEgASgLMhMucHJvbXB0bGluZS52MS5UYXNrIhwKDkdldFRhc2tSZXF1ZXN0EgoKAmlkGAEgASgJIowBCg9HZXRUYXNrUmVzcG9uc2USIQoEdGFzaxgBIAEoCzITLnByb21wdGxpbmUudjEuVGFzaxIsCghhdHRlbXB0cxgCIAMoCzIaLnByb21wdGxpbmUudjEuVGFza0F0dGVtcHQSKAoGZXZlbnRzGAMgAygLMhgucHJvbXB0bGluZS52MS5UYXNrRXZlbnQiYwoXQmF0Y2hDcmVhdGVUYXNrc1JlcXVlc3QSLwoFdGFza3MYASADKAsyIC5wcm9tcHRsaW5lLnYxLkNyZWF0ZVRhc2tSZXF1ZXN0EhcKD2lkZW1wb3RlbmN5X2tleRgCIAEoCSI+ChhCYXRjaENyZWF0ZVRhc2tzUmVzcG9uc2USIgoFdGFza3MYASADKAsyEy5wcm9tcHRsaW5lLnYxLlRhc2siHwoRQ2FuY2VsVGFza1JlcXVlc3QSCgoCaWQYASABKAkiNwoSQ2FuY2VsVGFza1Jlc3BvbnNlEiEKBHRhc2sYASABKAsyEy5wcm9tcHRsaW5lLnYxLlRhc2siHgoQUmV0cnlUYXNrUmVxdWVzdBIKCgJpZBgBIAEoCSI2ChFSZXRyeVRhc2tSZXNwb25zZRIhCgR0YXNrGAEgASgLMhMucHJvbXB0bGluZS52MS5UYXNrIh8KEURlbGV0ZVRhc2tSZXF1ZXN0EgoKAmlkGAEgASgJIhQKEkRlbGV0ZVRhc2tSZXNwb25zZSIWChRHZXRRdWV1ZVN0YXRzUmVxdWVzdCJHCgtTdGF0dXNDb3VudBIpCgZzdGF0dXMYASABKA4yGS5wcm9tcHRsaW5lLnYxLlRhc2tTdGF0dXMSDQoFY291bnQYAiABKAMiQgoPTW9kZWxRdWV1ZURlcHRoEg0KBW1vZGVsGAEgASgJEg8KB3dhaXRpbmcYAiABKAMSDwoHcnVubmluZxgDIAEoAyLvAgoVR2V0UXVldWVTdGF0c1Jlc3BvbnNlEioKBmNvdW50cxgBIAMoCzIaLnByb21wdGxpbmUudjEuU3RhdHVzQ291bnQSLgoGbW9kZWxzGAIgAygLMh4ucHJvbXB0bGluZS52MS5Nb2RlbFF1ZXVlRGVwdGgSHAoUZmluaXNoZWRfbGFzdF9taW51dGUYAyABKAMSGgoSZmluaXNoZWRfbGFzdF9ob3VyGAQgASgDEi4KC2xhdGVuY3lfcDUwGAUgASgLMhkuZ29vZ2xlLnByb3RvYnVmLkR1cmF0aW9uEi4KC2xhdGVuY3lfcDk1GAYgASgLMhkuZ29vZ2xlLnByb3RvYnVmLkR1cmF0aW9uEhwKFGVycm9yX3JhdGVfbGFzdF9ob3VyGAcgASgBEhUKDXF1ZXVlX3dhaXRpbmcYCCABKAMSFQoNcXVldWVfZGVsYXllZBgJIAEoAxIUCgxxdWV1ZV9hY3RpdmUYCiABKAMiFAoSTGlzdFdvcmtlcnNSZXF1ZXN0ItkBCgZXb3JrZXISCgoCaWQYASABKAkSDAoEaG9zdBgCIAEoCRILCgNwaWQYAyABKAUSEwoLY29uY3VycmVuY3kYBCABKAUSDgoGYWN0aXZlGAUgASgFEhEKCXByb2Nlc3NlZBgGIAEoAxIOCgZmYWlsZWQYByABKAMSLgoKc3RhcnRlZF9hdBgIIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASMAoMbGFzdF9zZWVuX2F0GAkgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcCI9ChNMaXN0V29ya2Vyc1Jlc3BvbnNlEiYKB3dvcmtlcnMYASADKAsyFS5wcm9tcHRsaW5lLnYxLldvcmtlciLjAQoQTGlzdFRhc2tzUmVxdWVzdBIRCglwYWdlX3NpemUYASABKAUSEgoKcGFnZV90b2tlbhgCIAEoCRIrCghzdGF0dXNlcxgDIAMoDjIZLnByb21wdGxpbmUudjEuVGFza1N0YXR1cxINCgVtb2RlbBgEIAEoCRINCgVxdWVyeRgFIAEoCRItCghwcmlvcml0eRgGIAEoDjIbLnByb21wdGxpbmUudjEuVGFza1ByaW9yaXR5EhsKDnBhcmVudF90YXNrX2lkGAcgASgJSACIAQFCEQoPX3BhcmVudF90YXNrX2lkIlAKEUxpc3RUYXNrc1Jlc3BvbnNlEiIKBXRhc2tzGAEgAygLMhMucHJvbXB0bGluZS52MS5UYXNrEhcKD25leHRfcGFnZV90b2tlbhgCIAEoCSITChFMaXN0TW9kZWxzUmVxdWVzdCJiCgVNb2RlbBIKCgJpZBgBIAEoCRIQCghwcm92aWRlchgCIAEoCRIQCghvd25lZF9ieRgDIAEoCRIWCg5jb250ZXh0X2xlbmd0aBgEIAEoBRIRCglzaW11bGF0ZWQYBSABKAgiOgoSTGlzdE1vZGVsc1Jlc3BvbnNlEiQKBm1vZGVscxgBIAMoCzIULnByb21wdGxpbmUudjEuTW9kZWwiYAoQV2F0Y2hUYXNrUmVxdWVzdBIKCgJpZBgBIAEoCRIRCglhZnRlcl9zZXEYAiABKAUSFgoOb3V0cHV0X2F0dGVtcHQYAyABKAUSFQoNb3V0cHV0X29mZnNldBgEIAEoAyI8CgtPdXRwdXREZWx0YRIPCgdhdHRlbXB0GAEgASgFEg4KBm9mZnNldBgCIAEoAxIMCgR0ZXh0GAMgASgJIt0BChFXYXRjaFRhc2tSZXNwb25zZRIjCgR0YXNrGAEgASgLMhMucHJvbXB0bGluZS52MS5UYXNrSAASLAoGb3V0cHV0GAIgASgLMhoucHJvbXB0bGluZS52MS5PdXRwdXREZWx0YUgAEgsKA3NlcRgDIAEoBRIWCg5vdXRwdXRfYXR0ZW1wdBgEIAEoBRIVCg1vdXRwdXRfb2Zmc2V0GAUgASgDEjAKDHB1Ymxpc2hlZF9hdBgGIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXBCBwoFZXZlbnQivQEKEVdhdGNoVGFza3NSZXF1ZXN0EisKCHN0YXR1c2VzGAEgAygOMhkucHJvbXB0bGluZS52MS5UYXNrU3RhdHVzEg0KBW1vZGVsGAIgASgJEg0KBXF1ZXJ5GAMgASgJEi0KCHByaW9yaXR5GAQgASgOMhsucHJvbXB0bGluZS52MS5UYXNrUHJpb3JpdHkSGwoOcGFyZW50X3Rhc2tfaWQYBSABKAlIAIgBAUIRCg9fcGFyZW50X3Rhc2tfaWQigQIKEldhdGNoVGFza3NSZXNwb25zZRI4CgZjaGFuZ2UYASABKA4yKC5wcm9tcHRsaW5lLnYxLldhdGNoVGFza3NSZXNwb25zZS5DaGFuZ2USIQoEdGFzaxgCIAEoCzITLnByb21wdGxpbmUudjEuVGFzaxIwCgxwdWJsaXNoZWRfYXQYAyABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wIlwKBkNoYW5nZRIWChJDSEFOR0VfVU5TUEVDSUZJRUQQABISCg5DSEFOR0VfQ1JFQVRFRBABEhIKDkNIQU5HRV9VUERBVEVEEAISEgoOQ0hBTkdFX0RFTEVURUQQAyIjChVHZXRUYXNrTGluZWFnZVJlcXVlc3QSCgoCaWQYASABKAkiXQoLTGluZWFnZUVkZ2USEQoJcGFyZW50X2lkGAEgASgJEhAKCGNoaWxkX2lkGAIgASgJEgwKBGtpbmQYAyABKAkSDAoEbmFtZRgEIAEoCRINCgVkZXB0aBgFIAEoBSK6AQoLQ2hhaW5Ub3RhbHMSDQoFdGFza3MYASABKAUSKgoGY291bnRzGAIgAygLMhoucHJvbXB0bGluZS52MS5TdGF0dXNDb3VudBIVCg1wcm9tcHRfdG9rZW5zGAMgASgDEhkKEWNvbXBsZXRpb25fdG9rZW5zGAQgASgDEhAKCGNvc3RfdXNkGAUgASgBEiwKCXdhbGxfdGltZRgGIAEoCzIZLmdvb2dsZS5wcm90b2J1Zi5EdXJhdGlvbiKTAQoWR2V0VGFza0xpbmVhZ2VSZXNwb25zZRIiCgV0YXNrcxgBIAMoCzITLnByb21wdGxpbmUudjEuVGFzaxIpCgVlZGdlcxgCIAMoCzIaLnByb21wdGxpbmUudjEuTGluZWFnZUVkZ2USKgoGdG90YWxzGAMgASgLMhoucHJvbXB0bGluZS52MS5DaGFpblRvdGFscyIlChJDYW5jZWxDaGFpblJlcXVlc3QSDwoHdGFza19pZBgBIAEoCSI5ChNDYW5jZWxDaGFpblJlc3BvbnNlEiIKBXRhc2tzGAEgAygLMhMucHJvbXB0bGluZS52MS5UYXNrIiIKFFJldHJ5RnJvbVRhc2tSZXF1ZXN0EgoKAmlkGAEgASgJIjsKFVJldHJ5RnJvbVRhc2tSZXNwb25zZRIiCgV0YXNrcxgBIAMoCzITLnByb21wdGxpbmUudjEuVGFzayK1AQoQUmVydW5UYXNrUmVxdWVzdBIKCgJpZBgBIAEoCRITCgZwcm9tcHQYAiABKAlIAIgBARISCgVtb2RlbBgDIAEoCUgBiAEBEhoKDXN5c3RlbV9wcm9tcHQYBCABKAlIAogBARIpCgZwYXJhbXMYBSABKAsyGS5wcm9tcHRsaW5lLnYxLlRhc2tQYXJhbXNCCQoHX3Byb21wdEIICgZfbW9kZWxCEAoOX3N5c3RlbV9wcm9tcHQiNgoRUmVydW5UYXNrUmVzcG9uc2USIQoEdGFzaxgBIAEoCzITLnByb21wdGxpbmUudjEuVGFzayIuChNSdW5SZXRlbnRpb25SZXF1ZXN0EhcKD29sZGVyX3RoYW5fZGF5cxgBIAEoBSInChRSdW5SZXRlbnRpb25SZXNwb25zZRIPCgdkZWxldGVkGAEgASgDKsEBCgpUYXNrU3RhdHVzEhsKF1RBU0tfU1RBVFVTX1VOU1BFQ0lGSUVEEAASFwoTVEFTS19TVEFUVVNfUEVORElORxABEhYKElRBU0tfU1RBVFVTX1FVRVVFRBACEhcKE1RBU0tfU1RBVFVTX1JVTk5JTkcQAxIZChVUQVNLX1NUQVRVU19DT01QTEVURUQQBBIWChJUQVNLX1NUQVRVU19GQUlMRUQQBRIZChVUQVNLX1NUQVRVU19DQU5DRUxMRUQQBiqSAQoMVGFza1ByaW9yaXR5Eh0KGVRBU0tfUFJJT1JJVFlfVU5TUEVDSUZJRUQQABIVChFUQVNLX1BSSU9SSVRZX0xPVxABEhgKFFRBU0tfUFJJT1JJVFlfTk9STUFMEAISFgoSVEFTS19QUklPUklUWV9ISUdIEAMSGgoWVEFTS19QUklPUklUWV9DUklUSUNBTBAEKqgBCg5BdHRlbXB0T3V0Y29tZRIfChtBVFRFTVBUX09VVENPTUVfVU5TUEVDSUZJRUQQABIbChdBVFRFTVBUX09VVENPTUVfUlVOTklORxABEh0KGUFUVEVNUFRfT1VUQ09NRV9TVUNDRUVERUQQAhIaChZBVFRFTVBUX09VVENPTUVfRkFJTEVEEAMSHQoZQVRURU1QVF9PVVRDT01FX0NBTkNFTExFRBAEMpcLCgtUYXNrU2VydmljZRJTCgpDcmVhdGVUYXNrEiAucHJvbXB0bGluZS52MS5DcmVhdGVUYXNrUmVxdWVzdBohLnByb21wdGxpbmUudjEuQ3JlYXRlVGFza1Jlc3BvbnNlIgASTQoHR2V0VGFzaxIdLnByb21wdGxpbmUudjEuR2V0VGFza1JlcXVlc3QaHi5wcm9tcHRsaW5lLnYxLkdldFRhc2tSZXNwb25zZSIDkAIBElMKCUxpc3RUYXNrcxIfLnByb21wdGxpbmUudjEuTGlzdFRhc2tzUmVxdWVzdBogLnByb21wdGxpbmUudjEuTGlzdFRhc2tzUmVzcG9uc2UiA5ACARJWCgpMaXN0TW9kZWxzEiAucHJvbXB0bGluZS52MS5MaXN0TW9kZWxzUmVxdWVzdBohLnByb21wdGxpbmUudjEuTGlzdE1vZGVsc1Jlc3BvbnNlIgOQAgESZQoQQmF0Y2hDcmVhdGVUYXNrcxImLnByb21wdGxpbmUudjEuQmF0Y2hDcmVhdGVUYXNrc1JlcXVlc3QaJy5wcm9tcHRsaW5lLnYxLkJhdGNoQ3JlYXRlVGFza3NSZXNwb25zZSIAElMKCkNhbmNlbFRhc2sSIC5wcm9tcHRsaW5lLnYxLkNhbmNlbFRhc2tSZXF1ZXN0GiEucHJvbXB0bGluZS52MS5DYW5jZWxUYXNrUmVzcG9uc2UiABJQCglSZXRyeVRhc2sSHy5wcm9tcHRsaW5lLnYxLlJldHJ5VGFza1JlcXVlc3QaIC5wcm9tcHRsaW5lLnYxLlJldHJ5VGFza1Jlc3BvbnNlIgASVgoKRGVsZXRlVGFzaxIgLnByb21wdGxpbmUudjEuRGVsZXRlVGFza1JlcXVlc3QaIS5wcm9tcHRsaW5lLnYxLkRlbGV0ZVRhc2tSZXNwb25zZSIDkAICEl8KDUdldFF1ZXVlU3RhdHMSIy5wcm9tcHRsaW5lLnYxLkdldFF1ZXVlU3RhdHNSZXF1ZXN0GiQucHJvbXB0bGluZS52MS5HZXRRdWV1ZVN0YXRzUmVzcG9uc2UiA5ACARJZCgtMaXN0V29ya2VycxIhLnByb21wdGxpbmUudjEuTGlzdFdvcmtlcnNSZXF1ZXN0GiIucHJvbXB0bGluZS52MS5MaXN0V29ya2Vyc1Jlc3BvbnNlIgOQAgESUgoJV2F0Y2hUYXNrEh8ucHJvbXB0bGluZS52MS5XYXRjaFRhc2tSZXF1ZXN0GiAucHJvbXB0bGluZS52MS5XYXRjaFRhc2tSZXNwb25zZSIAMAESVQoKV2F0Y2hUYXNrcxIgLnByb21wdGxpbmUudjEuV2F0Y2hUYXNrc1JlcXVlc3QaIS5wcm9tcHRsaW5lLnYxLldhdGNoVGFza3NSZXNwb25zZSIAMAESYgoOR2V0VGFza0xpbmVhZ2USJC5wcm9tcHRsaW5lLnYxLkdldFRhc2tMaW5lYWdlUmVxdWVzdBolLnByb21wdGxpbmUudjEuR2V0VGFza0xpbmVhZ2VSZXNwb25zZSIDkAIBElYKC0NhbmNlbENoYWluEiEucHJvbXB0bGluZS52MS5DYW5jZWxDaGFpblJlcXVlc3QaIi5wcm9tcHRsaW5lLnYxLkNhbmNlbENoYWluUmVzcG9uc2UiABJcCg1SZXRyeUZyb21UYXNrEiMucHJvbXB0bGluZS52MS5SZXRyeUZyb21UYXNrUmVxdWVzdBokLnByb21wdGxpbmUudjEuUmV0cnlGcm9tVGFza1Jlc3BvbnNlIgASUAoJUmVydW5UYXNrEh8ucHJvbXB0bGluZS52MS5SZXJ1blRhc2tSZXF1ZXN0GiAucHJvbXB0bGluZS52MS5SZXJ1blRhc2tSZXNwb25zZSIAMmkKDEFkbWluU2VydmljZRJZCgxSdW5SZXRlbnRpb24SIi5wcm9tcHRsaW5lLnYxLlJ1blJldGVudGlvblJlcXVlc3QaIy5wcm9tcHRsaW5lLnYxLlJ1blJldGVudGlvblJlc3BvbnNlIgBiBnByb3RvMw", [file_google_protobuf_duration, file_google_protobuf_timestamp]);
 
 /**
  * Sampling parameters. Unset fields are not sent to the provider, so the
@@ -307,6 +307,34 @@ export type Task = Message<"promptline.v1.Task"> & {
    * @generated from field: google.protobuf.Timestamp cancel_requested_at = 31;
    */
   cancelRequestedAt?: Timestamp | undefined;
+
+  /**
+   * The chain (connected graph of tasks) this task belongs to, if any.
+   *
+   * @generated from field: string chain_id = 32;
+   */
+  chainId: string;
+
+  /**
+   * Values for {{vars.<name>}}.
+   *
+   * @generated from field: map<string, string> vars = 33;
+   */
+  vars: { [key: string]: string };
+
+  /**
+   * The prompt as sent to the model, when `prompt` had {{references}}.
+   *
+   * @generated from field: string rendered_prompt = 34;
+   */
+  renderedPrompt: string;
+
+  /**
+   * Tasks this one waits for (besides its parent).
+   *
+   * @generated from field: repeated promptline.v1.TaskDependency depends_on = 35;
+   */
+  dependsOn: TaskDependency[];
 };
 
 /**
@@ -315,6 +343,49 @@ export type Task = Message<"promptline.v1.Task"> & {
  */
 export const TaskSchema: GenMessage<Task> = /*@__PURE__*/
   messageDesc(file_promptline_v1_task, 3);
+
+/**
+ * An upstream task a task waits for; its output can be referenced as
+ * {{deps.<name>.output}}.
+ *
+ * @generated from message promptline.v1.TaskDependency
+ */
+export type TaskDependency = Message<"promptline.v1.TaskDependency"> & {
+  /**
+   * @generated from oneof promptline.v1.TaskDependency.target
+   */
+  target: {
+    /**
+     * An existing task.
+     *
+     * @generated from field: string task_id = 1;
+     */
+    value: string;
+    case: "taskId";
+  } | {
+    /**
+     * Within BatchCreateTasks: the `ref` of another task in the same batch.
+     *
+     * @generated from field: string ref = 2;
+     */
+    value: string;
+    case: "ref";
+  } | { case: undefined; value?: undefined };
+
+  /**
+   * Letters, digits and '_'; how the prompt refers to it. Optional.
+   *
+   * @generated from field: string name = 3;
+   */
+  name: string;
+};
+
+/**
+ * Describes the message promptline.v1.TaskDependency.
+ * Use `create(TaskDependencySchema)` to create a new message.
+ */
+export const TaskDependencySchema: GenMessage<TaskDependency> = /*@__PURE__*/
+  messageDesc(file_promptline_v1_task, 4);
 
 /**
  * One try at running a task: each claim by a worker starts one.
@@ -373,7 +444,7 @@ export type TaskAttempt = Message<"promptline.v1.TaskAttempt"> & {
  * Use `create(TaskAttemptSchema)` to create a new message.
  */
 export const TaskAttemptSchema: GenMessage<TaskAttempt> = /*@__PURE__*/
-  messageDesc(file_promptline_v1_task, 4);
+  messageDesc(file_promptline_v1_task, 5);
 
 /**
  * A status change, in order: the task's history.
@@ -426,7 +497,7 @@ export type TaskEvent = Message<"promptline.v1.TaskEvent"> & {
  * Use `create(TaskEventSchema)` to create a new message.
  */
 export const TaskEventSchema: GenMessage<TaskEvent> = /*@__PURE__*/
-  messageDesc(file_promptline_v1_task, 5);
+  messageDesc(file_promptline_v1_task, 6);
 
 /**
  * @generated from message promptline.v1.CreateTaskRequest
@@ -514,6 +585,36 @@ export type CreateTaskRequest = Message<"promptline.v1.CreateTaskRequest"> & {
    * @generated from field: string idempotency_key = 13;
    */
   idempotencyKey: string;
+
+  /**
+   * Tasks to wait for; the task stays pending until all completed, and is
+   * cancelled (UPSTREAM_FAILED) if one fails or is cancelled.
+   *
+   * @generated from field: repeated promptline.v1.TaskDependency depends_on = 14;
+   */
+  dependsOn: TaskDependency[];
+
+  /**
+   * Values for {{vars.<name>}} in the prompt.
+   *
+   * @generated from field: map<string, string> vars = 15;
+   */
+  vars: { [key: string]: string };
+
+  /**
+   * Within BatchCreateTasks: a name other tasks of the batch use in
+   * `parent_ref` or `depends_on.ref`.
+   *
+   * @generated from field: string ref = 16;
+   */
+  ref: string;
+
+  /**
+   * Within BatchCreateTasks: the parent as another task's `ref`.
+   *
+   * @generated from field: string parent_ref = 17;
+   */
+  parentRef: string;
 };
 
 /**
@@ -521,7 +622,7 @@ export type CreateTaskRequest = Message<"promptline.v1.CreateTaskRequest"> & {
  * Use `create(CreateTaskRequestSchema)` to create a new message.
  */
 export const CreateTaskRequestSchema: GenMessage<CreateTaskRequest> = /*@__PURE__*/
-  messageDesc(file_promptline_v1_task, 6);
+  messageDesc(file_promptline_v1_task, 7);
 
 /**
  * @generated from message promptline.v1.CreateTaskResponse
@@ -538,7 +639,7 @@ export type CreateTaskResponse = Message<"promptline.v1.CreateTaskResponse"> & {
  * Use `create(CreateTaskResponseSchema)` to create a new message.
  */
 export const CreateTaskResponseSchema: GenMessage<CreateTaskResponse> = /*@__PURE__*/
-  messageDesc(file_promptline_v1_task, 7);
+  messageDesc(file_promptline_v1_task, 8);
 
 /**
  * @generated from message promptline.v1.GetTaskRequest
@@ -555,7 +656,7 @@ export type GetTaskRequest = Message<"promptline.v1.GetTaskRequest"> & {
  * Use `create(GetTaskRequestSchema)` to create a new message.
  */
 export const GetTaskRequestSchema: GenMessage<GetTaskRequest> = /*@__PURE__*/
-  messageDesc(file_promptline_v1_task, 8);
+  messageDesc(file_promptline_v1_task, 9);
 
 /**
  * @generated from message promptline.v1.GetTaskResponse
@@ -586,7 +687,7 @@ export type GetTaskResponse = Message<"promptline.v1.GetTaskResponse"> & {
  * Use `create(GetTaskResponseSchema)` to create a new message.
  */
 export const GetTaskResponseSchema: GenMessage<GetTaskResponse> = /*@__PURE__*/
-  messageDesc(file_promptline_v1_task, 9);
+  messageDesc(file_promptline_v1_task, 10);
 
 /**
  * @generated from message promptline.v1.BatchCreateTasksRequest
@@ -612,7 +713,7 @@ export type BatchCreateTasksRequest = Message<"promptline.v1.BatchCreateTasksReq
  * Use `create(BatchCreateTasksRequestSchema)` to create a new message.
  */
 export const BatchCreateTasksRequestSchema: GenMessage<BatchCreateTasksRequest> = /*@__PURE__*/
-  messageDesc(file_promptline_v1_task, 10);
+  messageDesc(file_promptline_v1_task, 11);
 
 /**
  * @generated from message promptline.v1.BatchCreateTasksResponse
@@ -631,7 +732,7 @@ export type BatchCreateTasksResponse = Message<"promptline.v1.BatchCreateTasksRe
  * Use `create(BatchCreateTasksResponseSchema)` to create a new message.
  */
 export const BatchCreateTasksResponseSchema: GenMessage<BatchCreateTasksResponse> = /*@__PURE__*/
-  messageDesc(file_promptline_v1_task, 11);
+  messageDesc(file_promptline_v1_task, 12);
 
 /**
  * @generated from message promptline.v1.CancelTaskRequest
@@ -648,7 +749,7 @@ export type CancelTaskRequest = Message<"promptline.v1.CancelTaskRequest"> & {
  * Use `create(CancelTaskRequestSchema)` to create a new message.
  */
 export const CancelTaskRequestSchema: GenMessage<CancelTaskRequest> = /*@__PURE__*/
-  messageDesc(file_promptline_v1_task, 12);
+  messageDesc(file_promptline_v1_task, 13);
 
 /**
  * @generated from message promptline.v1.CancelTaskResponse
@@ -667,7 +768,7 @@ export type CancelTaskResponse = Message<"promptline.v1.CancelTaskResponse"> & {
  * Use `create(CancelTaskResponseSchema)` to create a new message.
  */
 export const CancelTaskResponseSchema: GenMessage<CancelTaskResponse> = /*@__PURE__*/
-  messageDesc(file_promptline_v1_task, 13);
+  messageDesc(file_promptline_v1_task, 14);
 
 /**
  * @generated from message promptline.v1.RetryTaskRequest
@@ -684,7 +785,7 @@ export type RetryTaskRequest = Message<"promptline.v1.RetryTaskRequest"> & {
  * Use `create(RetryTaskRequestSchema)` to create a new message.
  */
 export const RetryTaskRequestSchema: GenMessage<RetryTaskRequest> = /*@__PURE__*/
-  messageDesc(file_promptline_v1_task, 14);
+  messageDesc(file_promptline_v1_task, 15);
 
 /**
  * @generated from message promptline.v1.RetryTaskResponse
@@ -701,7 +802,7 @@ export type RetryTaskResponse = Message<"promptline.v1.RetryTaskResponse"> & {
  * Use `create(RetryTaskResponseSchema)` to create a new message.
  */
 export const RetryTaskResponseSchema: GenMessage<RetryTaskResponse> = /*@__PURE__*/
-  messageDesc(file_promptline_v1_task, 15);
+  messageDesc(file_promptline_v1_task, 16);
 
 /**
  * @generated from message promptline.v1.DeleteTaskRequest
@@ -718,7 +819,7 @@ export type DeleteTaskRequest = Message<"promptline.v1.DeleteTaskRequest"> & {
  * Use `create(DeleteTaskRequestSchema)` to create a new message.
  */
 export const DeleteTaskRequestSchema: GenMessage<DeleteTaskRequest> = /*@__PURE__*/
-  messageDesc(file_promptline_v1_task, 16);
+  messageDesc(file_promptline_v1_task, 17);
 
 /**
  * @generated from message promptline.v1.DeleteTaskResponse
@@ -731,7 +832,7 @@ export type DeleteTaskResponse = Message<"promptline.v1.DeleteTaskResponse"> & {
  * Use `create(DeleteTaskResponseSchema)` to create a new message.
  */
 export const DeleteTaskResponseSchema: GenMessage<DeleteTaskResponse> = /*@__PURE__*/
-  messageDesc(file_promptline_v1_task, 17);
+  messageDesc(file_promptline_v1_task, 18);
 
 /**
  * @generated from message promptline.v1.GetQueueStatsRequest
@@ -744,7 +845,7 @@ export type GetQueueStatsRequest = Message<"promptline.v1.GetQueueStatsRequest">
  * Use `create(GetQueueStatsRequestSchema)` to create a new message.
  */
 export const GetQueueStatsRequestSchema: GenMessage<GetQueueStatsRequest> = /*@__PURE__*/
-  messageDesc(file_promptline_v1_task, 18);
+  messageDesc(file_promptline_v1_task, 19);
 
 /**
  * @generated from message promptline.v1.StatusCount
@@ -766,7 +867,7 @@ export type StatusCount = Message<"promptline.v1.StatusCount"> & {
  * Use `create(StatusCountSchema)` to create a new message.
  */
 export const StatusCountSchema: GenMessage<StatusCount> = /*@__PURE__*/
-  messageDesc(file_promptline_v1_task, 19);
+  messageDesc(file_promptline_v1_task, 20);
 
 /**
  * @generated from message promptline.v1.ModelQueueDepth
@@ -795,7 +896,7 @@ export type ModelQueueDepth = Message<"promptline.v1.ModelQueueDepth"> & {
  * Use `create(ModelQueueDepthSchema)` to create a new message.
  */
 export const ModelQueueDepthSchema: GenMessage<ModelQueueDepth> = /*@__PURE__*/
-  messageDesc(file_promptline_v1_task, 20);
+  messageDesc(file_promptline_v1_task, 21);
 
 /**
  * @generated from message promptline.v1.GetQueueStatsResponse
@@ -865,7 +966,7 @@ export type GetQueueStatsResponse = Message<"promptline.v1.GetQueueStatsResponse
  * Use `create(GetQueueStatsResponseSchema)` to create a new message.
  */
 export const GetQueueStatsResponseSchema: GenMessage<GetQueueStatsResponse> = /*@__PURE__*/
-  messageDesc(file_promptline_v1_task, 21);
+  messageDesc(file_promptline_v1_task, 22);
 
 /**
  * @generated from message promptline.v1.ListWorkersRequest
@@ -878,7 +979,7 @@ export type ListWorkersRequest = Message<"promptline.v1.ListWorkersRequest"> & {
  * Use `create(ListWorkersRequestSchema)` to create a new message.
  */
 export const ListWorkersRequestSchema: GenMessage<ListWorkersRequest> = /*@__PURE__*/
-  messageDesc(file_promptline_v1_task, 22);
+  messageDesc(file_promptline_v1_task, 23);
 
 /**
  * @generated from message promptline.v1.Worker
@@ -935,7 +1036,7 @@ export type Worker = Message<"promptline.v1.Worker"> & {
  * Use `create(WorkerSchema)` to create a new message.
  */
 export const WorkerSchema: GenMessage<Worker> = /*@__PURE__*/
-  messageDesc(file_promptline_v1_task, 23);
+  messageDesc(file_promptline_v1_task, 24);
 
 /**
  * @generated from message promptline.v1.ListWorkersResponse
@@ -952,7 +1053,7 @@ export type ListWorkersResponse = Message<"promptline.v1.ListWorkersResponse"> &
  * Use `create(ListWorkersResponseSchema)` to create a new message.
  */
 export const ListWorkersResponseSchema: GenMessage<ListWorkersResponse> = /*@__PURE__*/
-  messageDesc(file_promptline_v1_task, 24);
+  messageDesc(file_promptline_v1_task, 25);
 
 /**
  * @generated from message promptline.v1.ListTasksRequest
@@ -1009,7 +1110,7 @@ export type ListTasksRequest = Message<"promptline.v1.ListTasksRequest"> & {
  * Use `create(ListTasksRequestSchema)` to create a new message.
  */
 export const ListTasksRequestSchema: GenMessage<ListTasksRequest> = /*@__PURE__*/
-  messageDesc(file_promptline_v1_task, 25);
+  messageDesc(file_promptline_v1_task, 26);
 
 /**
  * @generated from message promptline.v1.ListTasksResponse
@@ -1035,7 +1136,7 @@ export type ListTasksResponse = Message<"promptline.v1.ListTasksResponse"> & {
  * Use `create(ListTasksResponseSchema)` to create a new message.
  */
 export const ListTasksResponseSchema: GenMessage<ListTasksResponse> = /*@__PURE__*/
-  messageDesc(file_promptline_v1_task, 26);
+  messageDesc(file_promptline_v1_task, 27);
 
 /**
  * @generated from message promptline.v1.ListModelsRequest
@@ -1048,7 +1149,7 @@ export type ListModelsRequest = Message<"promptline.v1.ListModelsRequest"> & {
  * Use `create(ListModelsRequestSchema)` to create a new message.
  */
 export const ListModelsRequestSchema: GenMessage<ListModelsRequest> = /*@__PURE__*/
-  messageDesc(file_promptline_v1_task, 27);
+  messageDesc(file_promptline_v1_task, 28);
 
 /**
  * @generated from message promptline.v1.Model
@@ -1093,7 +1194,7 @@ export type Model = Message<"promptline.v1.Model"> & {
  * Use `create(ModelSchema)` to create a new message.
  */
 export const ModelSchema: GenMessage<Model> = /*@__PURE__*/
-  messageDesc(file_promptline_v1_task, 28);
+  messageDesc(file_promptline_v1_task, 29);
 
 /**
  * @generated from message promptline.v1.ListModelsResponse
@@ -1110,7 +1211,7 @@ export type ListModelsResponse = Message<"promptline.v1.ListModelsResponse"> & {
  * Use `create(ListModelsResponseSchema)` to create a new message.
  */
 export const ListModelsResponseSchema: GenMessage<ListModelsResponse> = /*@__PURE__*/
-  messageDesc(file_promptline_v1_task, 29);
+  messageDesc(file_promptline_v1_task, 30);
 
 /**
  * @generated from message promptline.v1.WatchTaskRequest
@@ -1145,7 +1246,7 @@ export type WatchTaskRequest = Message<"promptline.v1.WatchTaskRequest"> & {
  * Use `create(WatchTaskRequestSchema)` to create a new message.
  */
 export const WatchTaskRequestSchema: GenMessage<WatchTaskRequest> = /*@__PURE__*/
-  messageDesc(file_promptline_v1_task, 30);
+  messageDesc(file_promptline_v1_task, 31);
 
 /**
  * Text the model wrote, appended to the output of `attempt`.
@@ -1177,7 +1278,7 @@ export type OutputDelta = Message<"promptline.v1.OutputDelta"> & {
  * Use `create(OutputDeltaSchema)` to create a new message.
  */
 export const OutputDeltaSchema: GenMessage<OutputDelta> = /*@__PURE__*/
-  messageDesc(file_promptline_v1_task, 31);
+  messageDesc(file_promptline_v1_task, 32);
 
 /**
  * @generated from message promptline.v1.WatchTaskResponse
@@ -1236,7 +1337,7 @@ export type WatchTaskResponse = Message<"promptline.v1.WatchTaskResponse"> & {
  * Use `create(WatchTaskResponseSchema)` to create a new message.
  */
 export const WatchTaskResponseSchema: GenMessage<WatchTaskResponse> = /*@__PURE__*/
-  messageDesc(file_promptline_v1_task, 32);
+  messageDesc(file_promptline_v1_task, 33);
 
 /**
  * @generated from message promptline.v1.WatchTasksRequest
@@ -1275,7 +1376,7 @@ export type WatchTasksRequest = Message<"promptline.v1.WatchTasksRequest"> & {
  * Use `create(WatchTasksRequestSchema)` to create a new message.
  */
 export const WatchTasksRequestSchema: GenMessage<WatchTasksRequest> = /*@__PURE__*/
-  messageDesc(file_promptline_v1_task, 33);
+  messageDesc(file_promptline_v1_task, 34);
 
 /**
  * @generated from message promptline.v1.WatchTasksResponse
@@ -1304,7 +1405,7 @@ export type WatchTasksResponse = Message<"promptline.v1.WatchTasksResponse"> & {
  * Use `create(WatchTasksResponseSchema)` to create a new message.
  */
 export const WatchTasksResponseSchema: GenMessage<WatchTasksResponse> = /*@__PURE__*/
-  messageDesc(file_promptline_v1_task, 34);
+  messageDesc(file_promptline_v1_task, 35);
 
 /**
  * @generated from enum promptline.v1.WatchTasksResponse.Change
@@ -1343,7 +1444,270 @@ export enum WatchTasksResponse_Change {
  * Describes the enum promptline.v1.WatchTasksResponse.Change.
  */
 export const WatchTasksResponse_ChangeSchema: GenEnum<WatchTasksResponse_Change> = /*@__PURE__*/
-  enumDesc(file_promptline_v1_task, 34, 0);
+  enumDesc(file_promptline_v1_task, 35, 0);
+
+/**
+ * @generated from message promptline.v1.GetTaskLineageRequest
+ */
+export type GetTaskLineageRequest = Message<"promptline.v1.GetTaskLineageRequest"> & {
+  /**
+   * @generated from field: string id = 1;
+   */
+  id: string;
+};
+
+/**
+ * Describes the message promptline.v1.GetTaskLineageRequest.
+ * Use `create(GetTaskLineageRequestSchema)` to create a new message.
+ */
+export const GetTaskLineageRequestSchema: GenMessage<GetTaskLineageRequest> = /*@__PURE__*/
+  messageDesc(file_promptline_v1_task, 36);
+
+/**
+ * @generated from message promptline.v1.LineageEdge
+ */
+export type LineageEdge = Message<"promptline.v1.LineageEdge"> & {
+  /**
+   * @generated from field: string parent_id = 1;
+   */
+  parentId: string;
+
+  /**
+   * @generated from field: string child_id = 2;
+   */
+  childId: string;
+
+  /**
+   * "derived" (made from the parent) or "depends_on".
+   *
+   * @generated from field: string kind = 3;
+   */
+  kind: string;
+
+  /**
+   * @generated from field: string name = 4;
+   */
+  name: string;
+
+  /**
+   * Negative for ancestors of the task asked about, positive for descendants.
+   *
+   * @generated from field: int32 depth = 5;
+   */
+  depth: number;
+};
+
+/**
+ * Describes the message promptline.v1.LineageEdge.
+ * Use `create(LineageEdgeSchema)` to create a new message.
+ */
+export const LineageEdgeSchema: GenMessage<LineageEdge> = /*@__PURE__*/
+  messageDesc(file_promptline_v1_task, 37);
+
+/**
+ * @generated from message promptline.v1.ChainTotals
+ */
+export type ChainTotals = Message<"promptline.v1.ChainTotals"> & {
+  /**
+   * @generated from field: int32 tasks = 1;
+   */
+  tasks: number;
+
+  /**
+   * @generated from field: repeated promptline.v1.StatusCount counts = 2;
+   */
+  counts: StatusCount[];
+
+  /**
+   * @generated from field: int64 prompt_tokens = 3;
+   */
+  promptTokens: bigint;
+
+  /**
+   * @generated from field: int64 completion_tokens = 4;
+   */
+  completionTokens: bigint;
+
+  /**
+   * @generated from field: double cost_usd = 5;
+   */
+  costUsd: number;
+
+  /**
+   * From the first task's creation to the last one's completion (or now).
+   *
+   * @generated from field: google.protobuf.Duration wall_time = 6;
+   */
+  wallTime?: Duration | undefined;
+};
+
+/**
+ * Describes the message promptline.v1.ChainTotals.
+ * Use `create(ChainTotalsSchema)` to create a new message.
+ */
+export const ChainTotalsSchema: GenMessage<ChainTotals> = /*@__PURE__*/
+  messageDesc(file_promptline_v1_task, 38);
+
+/**
+ * @generated from message promptline.v1.GetTaskLineageResponse
+ */
+export type GetTaskLineageResponse = Message<"promptline.v1.GetTaskLineageResponse"> & {
+  /**
+   * The task asked about, its ancestors and its descendants, without output.
+   *
+   * @generated from field: repeated promptline.v1.Task tasks = 1;
+   */
+  tasks: Task[];
+
+  /**
+   * @generated from field: repeated promptline.v1.LineageEdge edges = 2;
+   */
+  edges: LineageEdge[];
+
+  /**
+   * Over the whole chain the task belongs to.
+   *
+   * @generated from field: promptline.v1.ChainTotals totals = 3;
+   */
+  totals?: ChainTotals | undefined;
+};
+
+/**
+ * Describes the message promptline.v1.GetTaskLineageResponse.
+ * Use `create(GetTaskLineageResponseSchema)` to create a new message.
+ */
+export const GetTaskLineageResponseSchema: GenMessage<GetTaskLineageResponse> = /*@__PURE__*/
+  messageDesc(file_promptline_v1_task, 39);
+
+/**
+ * @generated from message promptline.v1.CancelChainRequest
+ */
+export type CancelChainRequest = Message<"promptline.v1.CancelChainRequest"> & {
+  /**
+   * Any task of the chain.
+   *
+   * @generated from field: string task_id = 1;
+   */
+  taskId: string;
+};
+
+/**
+ * Describes the message promptline.v1.CancelChainRequest.
+ * Use `create(CancelChainRequestSchema)` to create a new message.
+ */
+export const CancelChainRequestSchema: GenMessage<CancelChainRequest> = /*@__PURE__*/
+  messageDesc(file_promptline_v1_task, 40);
+
+/**
+ * @generated from message promptline.v1.CancelChainResponse
+ */
+export type CancelChainResponse = Message<"promptline.v1.CancelChainResponse"> & {
+  /**
+   * The tasks that were cancelled (or asked to stop, if running).
+   *
+   * @generated from field: repeated promptline.v1.Task tasks = 1;
+   */
+  tasks: Task[];
+};
+
+/**
+ * Describes the message promptline.v1.CancelChainResponse.
+ * Use `create(CancelChainResponseSchema)` to create a new message.
+ */
+export const CancelChainResponseSchema: GenMessage<CancelChainResponse> = /*@__PURE__*/
+  messageDesc(file_promptline_v1_task, 41);
+
+/**
+ * @generated from message promptline.v1.RetryFromTaskRequest
+ */
+export type RetryFromTaskRequest = Message<"promptline.v1.RetryFromTaskRequest"> & {
+  /**
+   * @generated from field: string id = 1;
+   */
+  id: string;
+};
+
+/**
+ * Describes the message promptline.v1.RetryFromTaskRequest.
+ * Use `create(RetryFromTaskRequestSchema)` to create a new message.
+ */
+export const RetryFromTaskRequestSchema: GenMessage<RetryFromTaskRequest> = /*@__PURE__*/
+  messageDesc(file_promptline_v1_task, 42);
+
+/**
+ * @generated from message promptline.v1.RetryFromTaskResponse
+ */
+export type RetryFromTaskResponse = Message<"promptline.v1.RetryFromTaskResponse"> & {
+  /**
+   * The retried task first, then the downstream tasks waiting for it again.
+   *
+   * @generated from field: repeated promptline.v1.Task tasks = 1;
+   */
+  tasks: Task[];
+};
+
+/**
+ * Describes the message promptline.v1.RetryFromTaskResponse.
+ * Use `create(RetryFromTaskResponseSchema)` to create a new message.
+ */
+export const RetryFromTaskResponseSchema: GenMessage<RetryFromTaskResponse> = /*@__PURE__*/
+  messageDesc(file_promptline_v1_task, 43);
+
+/**
+ * @generated from message promptline.v1.RerunTaskRequest
+ */
+export type RerunTaskRequest = Message<"promptline.v1.RerunTaskRequest"> & {
+  /**
+   * @generated from field: string id = 1;
+   */
+  id: string;
+
+  /**
+   * Replacements; unset fields are copied from the task.
+   *
+   * @generated from field: optional string prompt = 2;
+   */
+  prompt?: string | undefined;
+
+  /**
+   * @generated from field: optional string model = 3;
+   */
+  model?: string | undefined;
+
+  /**
+   * @generated from field: optional string system_prompt = 4;
+   */
+  systemPrompt?: string | undefined;
+
+  /**
+   * @generated from field: promptline.v1.TaskParams params = 5;
+   */
+  params?: TaskParams | undefined;
+};
+
+/**
+ * Describes the message promptline.v1.RerunTaskRequest.
+ * Use `create(RerunTaskRequestSchema)` to create a new message.
+ */
+export const RerunTaskRequestSchema: GenMessage<RerunTaskRequest> = /*@__PURE__*/
+  messageDesc(file_promptline_v1_task, 44);
+
+/**
+ * @generated from message promptline.v1.RerunTaskResponse
+ */
+export type RerunTaskResponse = Message<"promptline.v1.RerunTaskResponse"> & {
+  /**
+   * @generated from field: promptline.v1.Task task = 1;
+   */
+  task?: Task | undefined;
+};
+
+/**
+ * Describes the message promptline.v1.RerunTaskResponse.
+ * Use `create(RerunTaskResponseSchema)` to create a new message.
+ */
+export const RerunTaskResponseSchema: GenMessage<RerunTaskResponse> = /*@__PURE__*/
+  messageDesc(file_promptline_v1_task, 45);
 
 /**
  * @generated from message promptline.v1.RunRetentionRequest
@@ -1362,7 +1726,7 @@ export type RunRetentionRequest = Message<"promptline.v1.RunRetentionRequest"> &
  * Use `create(RunRetentionRequestSchema)` to create a new message.
  */
 export const RunRetentionRequestSchema: GenMessage<RunRetentionRequest> = /*@__PURE__*/
-  messageDesc(file_promptline_v1_task, 35);
+  messageDesc(file_promptline_v1_task, 46);
 
 /**
  * @generated from message promptline.v1.RunRetentionResponse
@@ -1379,7 +1743,7 @@ export type RunRetentionResponse = Message<"promptline.v1.RunRetentionResponse">
  * Use `create(RunRetentionResponseSchema)` to create a new message.
  */
 export const RunRetentionResponseSchema: GenMessage<RunRetentionResponse> = /*@__PURE__*/
-  messageDesc(file_promptline_v1_task, 36);
+  messageDesc(file_promptline_v1_task, 47);
 
 /**
  * A task's place in its life. The server's lifecycle module and the
@@ -1629,6 +1993,48 @@ export const TaskService: GenService<{
     methodKind: "server_streaming";
     input: typeof WatchTasksRequestSchema;
     output: typeof WatchTasksResponseSchema;
+  },
+  /**
+   * Ancestors and descendants with their edges, and totals for the chain.
+   *
+   * @generated from rpc promptline.v1.TaskService.GetTaskLineage
+   */
+  getTaskLineage: {
+    methodKind: "unary";
+    input: typeof GetTaskLineageRequestSchema;
+    output: typeof GetTaskLineageResponseSchema;
+  },
+  /**
+   * Cancels every unfinished task of the chain the task belongs to.
+   *
+   * @generated from rpc promptline.v1.TaskService.CancelChain
+   */
+  cancelChain: {
+    methodKind: "unary";
+    input: typeof CancelChainRequestSchema;
+    output: typeof CancelChainResponseSchema;
+  },
+  /**
+   * Retries a failed or cancelled task; the tasks downstream that were
+   * cancelled because of it wait for it again and then run.
+   *
+   * @generated from rpc promptline.v1.TaskService.RetryFromTask
+   */
+  retryFromTask: {
+    methodKind: "unary";
+    input: typeof RetryFromTaskRequestSchema;
+    output: typeof RetryFromTaskResponseSchema;
+  },
+  /**
+   * Runs a task again as a new branch (same parent and dependencies), with an
+   * edited prompt, model or parameters; the original and its history stay.
+   *
+   * @generated from rpc promptline.v1.TaskService.RerunTask
+   */
+  rerunTask: {
+    methodKind: "unary";
+    input: typeof RerunTaskRequestSchema;
+    output: typeof RerunTaskResponseSchema;
   },
 }> = /*@__PURE__*/
   serviceDesc(file_promptline_v1_task, 0);
