@@ -217,8 +217,9 @@ describe("cancellation and priorities (one worker slot)", () => {
       model: MODEL,
       priority: TaskPriority.CRITICAL,
     });
-    const done = await settled(client, critical?.id ?? "");
-    await settled(client, blocker?.id ?? "");
+    // Generous waits: 200 tasks on one slot, on a 2-core machine running other tests.
+    const done = await settled(client, critical?.id ?? "", 60_000);
+    await settled(client, blocker?.id ?? "", 60_000);
     // Once the critical task is queued, at most the one low job a worker had
     // already taken may start before it; no other low task may.
     const { rows } = await sql<{ n: number }>`
@@ -227,8 +228,8 @@ describe("cancellation and priorities (one worker slot)", () => {
         and started_at > (select queued_at from tasks where id = ${done.id})
         and started_at < (select started_at from tasks where id = ${done.id})`.execute(app.db);
     expect(rows[0]?.n).toBeLessThanOrEqual(1);
-    await Promise.all(lows.map((id) => settled(client, id)));
-  }, 60_000);
+    await Promise.all(lows.map((id) => settled(client, id, 60_000)));
+  }, 120_000);
 });
 
 describe("recovery from crashes", () => {
