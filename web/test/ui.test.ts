@@ -1,4 +1,4 @@
-import type { Browser, Page } from "playwright-core";
+import type { Browser, Page, Request } from "playwright-core";
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { startTestApp, type TestApp } from "../../server/test/harness.js";
 import { launchChromium, screenshot } from "./browser.js";
@@ -23,6 +23,35 @@ beforeEach(async () => {
 afterEach(async () => {
   await page.close();
 });
+
+/** Calls a TaskService method the way the web UI does (Connect, JSON). */
+async function rpc<T>(method: string, body: unknown): Promise<T> {
+  const res = await fetch(`${app.url}/promptline.v1.TaskService/${method}`, {
+    method: "POST",
+    headers: { "content-type": "application/json" },
+    body: JSON.stringify(body),
+  });
+  if (!res.ok) throw new Error(`${method}: HTTP ${res.status} ${await res.text()}`);
+  return (await res.json()) as T;
+}
+
+async function createTask(name: string, prompt: string, model = "simulator/lorem") {
+  const { task } = await rpc<{ task: { id: string } }>("CreateTask", { name, prompt, model });
+  return task.id;
+}
+
+/** The status chip and the output, read in one go so they belong to the same moment. */
+function readDetail(p: Page): Promise<{ status: string; output: string; mode: string }> {
+  return p.evaluate(() => {
+    const text = (testId: string) =>
+      document.querySelector(`[data-testid="${testId}"]`)?.textContent ?? "";
+    const mode = document.querySelector('[data-testid="live-mode"]')?.getAttribute("data-mode");
+    return { status: text("task-status"), output: text("task-output"), mode: mode ?? "" };
+  });
+}
+
+// About 3 s of output: long enough to be seen arriving in pieces.
+const SLOW_LOREM = "[[sim ttft=100 tps=20 tokens=60]] write at length";
 
 describe("web UI in Chromium", () => {
   it("creates a task in the form and sees the simulator's output appear", async () => {
@@ -79,5 +108,109 @@ describe("web UI in Chromium", () => {
     expect(error).toContain("PROVIDER_UNAUTHORIZED");
     expect(error).toContain("invalid api key");
     await screenshot(page, "task-failed");
+  });
+
+  it("shows a task's output arriving in pieces while it runs", async () => {
+    const id = await createTask("streams slowly", SLOW_LOREM);
+    await page.goto(`${app.url}/tasks/${id}`);
+
+    // Every distinct output seen while the chip said running, in order.
+    const partials: string[] = [];
+    await expect
+      .poll(
+        async () => {
+          const now = await readDetail(page);
+          if (now.status === "running" && now.output !== "" && now.output !== partials.at(-1)) {
+            partials.push(now.output);
+            if (partials.length === 2) await screenshot(page, "task-streaming");
+          }
+          return partials.length;
+        },
+        { timeout: 15_000, interval: 50 },
+      )
+      .toBeGreaterThanOrEqual(3);
+    expect((await readDetail(page)).mode).toBe("live");
+    expect(await page.getByTestId("live-mode").textContent()).toContain("Live");
+
+    await page
+      .getByTestId("task-status")
+      .filter({ hasText: "completed" })
+      .waitFor({ timeout: 15_000 });
+    const final = (await page.getByTestId("task-output").textContent()) ?? "";
+    // Each piece extends the one before, and the final output extends them all.
+    for (const [i, partial] of partials.entries()) {
+      expect(final.startsWith(partial), `partial ${i} is a prefix of the final output`).toBe(true);
+      if (i > 0) expect(partial.length).toBeGreaterThan(partials[i - 1]?.length ?? 0);
+    }
+    expect(final.length).toBeGreaterThan(partials.at(-1)?.length ?? 0);
+    // A finished task has nothing left to watch.
+    expect(await page.getByTestId("live-mode").count()).toBe(0);
+  });
+
+  it("keeps the task list live: created, updated and deleted without a reload", async () => {
+    const isList = (r: Request) => r.url().endsWith(".TaskService/ListTasks");
+    let listCalls = 0;
+    let listDone = 0;
+    page.on("request", (r) => {
+      if (isList(r)) listCalls++;
+    });
+    const finished = (r: Request) => {
+      if (isList(r)) listDone++;
+    };
+    page.on("requestfinished", finished);
+    page.on("requestfailed", finished);
+    await page.goto(`${app.url}/`);
+    await page.getByTestId("live-mode").filter({ hasText: "Live" }).waitFor();
+    // The stream stays open, so "networkidle" never comes: wait for the list calls instead.
+    await expect.poll(() => listCalls > 0 && listDone === listCalls).toBe(true);
+    const callsBefore = listCalls;
+
+    const id = await createTask("appears by itself", "[[sim ttft=300]] hi", "simulator/echo");
+    const row = page.getByTestId("task-row").filter({ hasText: "appears by itself" });
+    await row.waitFor({ timeout: 5000 });
+    await row.filter({ hasText: "completed" }).waitFor({ timeout: 15_000 });
+    await screenshot(page, "task-list-live");
+    // The stream brought all of it: the list was not fetched again.
+    expect(listCalls).toBe(callsBefore);
+
+    await rpc("DeleteTask", { id });
+    await row.waitFor({ state: "detached", timeout: 5000 });
+    expect(listCalls).toBe(callsBefore);
+  });
+
+  it("falls back to polling when WatchTask is blocked, and still sees the task finish", async () => {
+    await page.route("**/promptline.v1.TaskService/WatchTask", (route) => route.abort());
+    const id = await createTask("watched by polling", SLOW_LOREM);
+    await page.goto(`${app.url}/tasks/${id}`);
+
+    const mode = page.getByTestId("live-mode");
+    await mode.filter({ hasText: "Polling every 2 s" }).waitFor({ timeout: 5000 });
+    expect(await mode.getAttribute("title")).toMatch(/refreshes every 2 s/);
+    await screenshot(page, "task-polling");
+    await page
+      .getByTestId("task-status")
+      .filter({ hasText: "completed" })
+      .waitFor({ timeout: 20_000 });
+    expect(await page.getByTestId("task-output").textContent()).toMatch(/\w+/);
+  });
+
+  it("polls the list while WatchTasks gets no answer, and goes live once it does", async () => {
+    // A proxy that buffers the stream: the request is made, nothing comes back.
+    await page.route("**/promptline.v1.TaskService/WatchTasks", () => {});
+    await page.goto(`${app.url}/`);
+    const mode = page.getByTestId("live-mode");
+    await mode.filter({ hasText: "Polling" }).waitFor({ timeout: 10_000 });
+    expect(await mode.getAttribute("title")).toMatch(/buffering/);
+
+    await createTask("found by polling", "hi", "simulator/echo");
+    await page
+      .getByTestId("task-row")
+      .filter({ hasText: "found by polling" })
+      .filter({ hasText: "completed" })
+      .waitFor({ timeout: 10_000 });
+    await screenshot(page, "task-list-polling");
+
+    await page.unroute("**/promptline.v1.TaskService/WatchTasks");
+    await mode.filter({ hasText: "Live" }).waitFor({ timeout: 20_000 });
   });
 });

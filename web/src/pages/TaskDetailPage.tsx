@@ -1,12 +1,13 @@
 import type { Timestamp } from "@bufbuild/protobuf/wkt";
 import { Code } from "@connectrpc/connect";
-import { useQuery } from "@connectrpc/connect-query";
-import { type Task, TaskService, TaskStatus } from "@promptline/proto";
+import { type Task, TaskStatus } from "@promptline/proto";
+import { useLayoutEffect, useRef } from "react";
 import { Link, useParams } from "react-router";
 import { buttonClass } from "../components/Button";
 import { CopyButton } from "../components/CopyButton";
 import { ErrorNotice } from "../components/ErrorNotice";
 import { Facts } from "../components/Facts";
+import { LiveIndicator } from "../components/LiveIndicator";
 import { PageHeader } from "../components/PageHeader";
 import { Panel } from "../components/Panel";
 import { RelativeTime, useNow } from "../components/RelativeTime";
@@ -24,28 +25,25 @@ import {
   toDate,
   toMs,
 } from "../format";
-import { pollWhileActive } from "../polling";
+import { useTaskWatch } from "../live/useTaskWatch";
+import type { LiveStatus } from "../live/watchLoop";
 
 /**
  * One task: its status, prompt, output, error, timings, model and usage.
- * Polls every 2 s until the task reaches a terminal state.
+ * While the task can still change it is watched live (output appears as it
+ * is written), or polled every 2 s when the stream can't be used.
  */
 export function TaskDetailPage() {
   const { id = "" } = useParams();
-  const query = useQuery(
-    TaskService.method.getTask,
-    { id },
-    {
-      refetchInterval: (q) => {
-        const task = q.state.data?.task;
-        return task === undefined ? false : pollWhileActive([task]);
-      },
-    },
-  );
-  const task = query.data?.task;
+  // Keyed by id: following a "Made from" link starts a fresh watch.
+  return <TaskDetail key={id} id={id} />;
+}
 
-  if (query.isPending) return <DetailSkeleton />;
+function TaskDetail({ id }: { id: string }) {
+  const { query, task, live } = useTaskWatch(id);
+
   if (task === undefined) {
+    if (query.isPending) return <DetailSkeleton />;
     // A malformed id in the URL (InvalidArgument) is as good as a missing task.
     const missing =
       query.error?.code === Code.NotFound || query.error?.code === Code.InvalidArgument;
@@ -63,7 +61,7 @@ export function TaskDetailPage() {
     }
     return <TaskNotFound id={id} />;
   }
-  return <TaskView task={task} />;
+  return <TaskView task={task} live={live} />;
 }
 
 function BackLink() {
@@ -77,7 +75,7 @@ function BackLink() {
   );
 }
 
-function TaskView({ task }: { task: Task }) {
+function TaskView({ task, live }: { task: Task; live: LiveStatus }) {
   const active = isActive(task.status);
   return (
     <>
@@ -91,7 +89,7 @@ function TaskView({ task }: { task: Task }) {
             <span>
               created <RelativeTime value={task.createdAt} />
             </span>
-            {active && <span>· refreshing every 2 s</span>}
+            {active && <LiveIndicator status={live} />}
           </span>
         }
         actions={<StatusChip status={task.status} testId="task-status" size="md" />}
@@ -225,16 +223,51 @@ function emptyOutputMessage(status: TaskStatus): string {
   }
 }
 
+// Close enough to the bottom to keep following new output.
+const PINNED_SLACK_PX = 24;
+
 function OutputPanel({ task }: { task: Task }) {
+  const writing = task.status === TaskStatus.RUNNING;
+  const outputRef = useRef<HTMLPreElement>(null);
+  const pinned = useRef(true);
+
+  // Follow the output as it grows, unless the reader scrolled up to read.
+  // biome-ignore lint/correctness/useExhaustiveDependencies: runs again whenever the output grows
+  useLayoutEffect(() => {
+    const el = outputRef.current;
+    if (el !== null && writing && pinned.current) el.scrollTop = el.scrollHeight;
+  }, [task.output, writing]);
+
   return (
-    <Panel title="Output" actions={<CopyButton text={task.output} label="Copy output" />}>
+    <Panel
+      title="Output"
+      actions={
+        <div className="flex items-center gap-3">
+          {writing && (
+            <span className="inline-flex items-center gap-1.5 text-xs text-fg-muted">
+              <span
+                aria-hidden="true"
+                className="size-1.5 rounded-full bg-amber-500 motion-safe:animate-pulse"
+              />
+              Writing…
+            </span>
+          )}
+          <CopyButton text={task.output} label="Copy output" />
+        </div>
+      }
+    >
       {task.output === "" ? (
         <p className="text-sm text-fg-muted">{emptyOutputMessage(task.status)}</p>
       ) : (
         <pre
+          ref={outputRef}
           data-testid="task-output"
-          aria-busy={task.status === TaskStatus.RUNNING}
-          className="max-h-[32rem] overflow-auto font-mono text-sm leading-relaxed break-words whitespace-pre-wrap"
+          aria-busy={writing}
+          onScroll={(e) => {
+            const el = e.currentTarget;
+            pinned.current = el.scrollHeight - el.scrollTop - el.clientHeight < PINNED_SLACK_PX;
+          }}
+          className={`max-h-[32rem] overflow-auto font-mono text-sm leading-relaxed break-words whitespace-pre-wrap ${writing ? "after:ml-px after:text-accent after:content-['▍'] motion-safe:after:animate-caret" : ""}`}
         >
           {task.output}
         </pre>

@@ -1,11 +1,12 @@
 import { useInfiniteQuery } from "@connectrpc/connect-query";
 import { type Task, TaskService, type TaskStatus } from "@promptline/proto";
 import { keepPreviousData } from "@tanstack/react-query";
-import { useEffect, useId, useRef, useState } from "react";
+import { useEffect, useId, useMemo, useRef, useState } from "react";
 import { Link, useSearchParams } from "react-router";
 import { Button, buttonClass } from "../components/Button";
 import { ErrorNotice } from "../components/ErrorNotice";
 import { inputClass } from "../components/Field";
+import { LiveIndicator } from "../components/LiveIndicator";
 import { PageHeader } from "../components/PageHeader";
 import { RelativeTime } from "../components/RelativeTime";
 import { Skeleton } from "../components/Skeleton";
@@ -20,7 +21,9 @@ import {
   taskTitle,
   toMs,
 } from "../format";
-import { pollWhileActive } from "../polling";
+import { liveTaskList, type TaskListFilter } from "../live/taskList";
+import { useTaskListWatch } from "../live/useTaskListWatch";
+import { POLL_INTERVAL_MS } from "../polling";
 
 const PAGE_SIZE = 50;
 const SEARCH_DEBOUNCE_MS = 300;
@@ -28,16 +31,25 @@ const SEARCH_DEBOUNCE_MS = 300;
 /**
  * The task list: newest first, filtered by status chips and a search box
  * (both kept in the URL, so a filtered view can be bookmarked or shared),
- * with cursor pagination and polling while anything shown is still active.
+ * with cursor pagination. WatchTasks keeps it live; while that stream can't
+ * be used the list is refetched every 2 s.
  */
 export function TaskListPage() {
   const [params, setParams] = useSearchParams();
-  const statuses = params
-    .getAll("status")
-    .map(parseStatus)
-    .filter((s) => s !== undefined);
-  const query = params.get("q") ?? "";
+  // One object per distinct URL: a new filter restarts the watch.
+  const filter = useMemo<TaskListFilter>(
+    () => ({
+      statuses: params
+        .getAll("status")
+        .map(parseStatus)
+        .filter((s) => s !== undefined),
+      query: params.get("q") ?? "",
+    }),
+    [params],
+  );
+  const { statuses, query } = filter;
   const filtered = statuses.length > 0 || query !== "";
+  const { overlay, live, prune } = useTaskListWatch(filter);
 
   const list = useInfiniteQuery(
     TaskService.method.listTasks,
@@ -46,11 +58,21 @@ export function TaskListPage() {
       pageParamKey: "pageToken",
       getNextPageParam: (last) => (last.nextPageToken === "" ? undefined : last.nextPageToken),
       placeholderData: keepPreviousData,
-      refetchInterval: (q) => pollWhileActive(q.state.data?.pages.flatMap((p) => p.tasks) ?? []),
+      refetchInterval: live.mode === "polling" ? POLL_INTERVAL_MS : false,
     },
   );
-  const tasks = uniqueById(list.data?.pages.flatMap((p) => p.tasks) ?? []);
-  const polling = pollWhileActive(tasks) !== false;
+  const rows = useMemo(
+    () => uniqueById(list.data?.pages.flatMap((p) => p.tasks) ?? []),
+    [list.data],
+  );
+  const complete = !list.hasNextPage;
+  const tasks = liveTaskList(rows, overlay, { filter, complete });
+
+  // Placeholder rows belong to the previous filter; the overlay to the new one.
+  const settled = !list.isPlaceholderData;
+  useEffect(() => {
+    if (settled) prune(rows, { filter, complete });
+  }, [rows, settled, filter, complete, prune]);
 
   const setFilters = (next: { statuses?: TaskStatus[]; query?: string }) => {
     const p = new URLSearchParams();
@@ -66,14 +88,10 @@ export function TaskListPage() {
       <PageHeader
         title="Tasks"
         description={
-          polling ? (
-            <span className="inline-flex items-center gap-2">
-              <span aria-hidden="true" className="size-2 animate-pulse rounded-full bg-amber-500" />
-              Refreshing every 2 s while tasks are active
-            </span>
-          ) : (
-            "Every prompt you've run, newest first."
-          )
+          <span className="flex flex-wrap items-center gap-x-3 gap-y-1">
+            Every prompt you've run, newest first.
+            <LiveIndicator status={live} />
+          </span>
         }
       />
 
