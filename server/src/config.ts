@@ -151,6 +151,8 @@ const envSchema = z.object({
   RETRY_BASE_MS: integer(1, 3_600_000, 1_000),
   RETRY_MAX_MS: integer(1, 3_600_000, 60_000),
   RECOVERY_INTERVAL_MS: integer(100, 3_600_000, 5_000),
+  MAX_REQUEST_TIMEOUT_MS: integer(100, 3_600_000, 60_000),
+  METRICS_PORT: optionalInteger(0, 65535),
   RETENTION_DAYS: optionalInteger(RETENTION_DAYS.min, RETENTION_DAYS.max),
   PROVIDER_LIMITS: providerLimits,
   LOG_LEVEL: z
@@ -191,8 +193,23 @@ export interface Config {
   recoveryIntervalMs: number;
   /** Completed tasks older than this many days are deleted hourly; unset = kept forever. */
   retentionDays: number | undefined;
-  /** format undefined: pretty on a terminal, JSON otherwise (decided by main). */
-  log: { level: (typeof logLevels)[number]; format: "json" | "pretty" | undefined };
+  /**
+   * Longest a unary RPC may run, whatever deadline the caller sent (a
+   * shorter one is kept); past it the call answers DeadlineExceeded. Server
+   * streams are exempt: they live as long as the caller wants.
+   */
+  maxRequestTimeoutMs: number;
+  /** A separate port serving only /metrics (for worker processes, which have no API port); unset = none. */
+  metricsPort: number | undefined;
+  /**
+   * format undefined: pretty on a terminal, JSON otherwise (decided by main).
+   * `secrets`: configured values (API keys) scrubbed from every log line.
+   */
+  log: {
+    level: (typeof logLevels)[number];
+    format: "json" | "pretty" | undefined;
+    secrets: readonly string[];
+  };
   /** The built web UI to serve; unset means web/dist of this checkout. */
   webDist: string | undefined;
 }
@@ -265,7 +282,13 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
     retry: { baseMs: e.RETRY_BASE_MS, maxMs: e.RETRY_MAX_MS },
     recoveryIntervalMs: e.RECOVERY_INTERVAL_MS,
     retentionDays: e.RETENTION_DAYS,
-    log: { level: e.LOG_LEVEL, format: e.LOG_FORMAT },
+    maxRequestTimeoutMs: e.MAX_REQUEST_TIMEOUT_MS,
+    metricsPort: e.METRICS_PORT,
+    log: {
+      level: e.LOG_LEVEL,
+      format: e.LOG_FORMAT,
+      secrets: e.NVIDIA_API_KEY === undefined ? [] : [e.NVIDIA_API_KEY],
+    },
     webDist: e.WEB_DIST,
   };
 }

@@ -135,6 +135,23 @@ describe("WatchTask in one process", () => {
     expect(firstPart.slice(0, Number(cursor.offset)) + resumedText).toBe(stored);
   });
 
+  it("shows the output so far in GetTask while the task runs (for clients that poll)", async () => {
+    const { task } = await client.createTask({
+      prompt: "[[sim ttft=20 tps=20 tokens=60]] write",
+      model: LOREM,
+    });
+    const partial = await waitFor(async () => {
+      const { task: t } = await client.getTask({ id: task?.id ?? "" });
+      return t?.status === TaskStatus.RUNNING && t.output.length > 0 ? t.output : undefined;
+    });
+    const done = await waitFor(async () => {
+      const { task: t } = await client.getTask({ id: task?.id ?? "" });
+      return t?.status === TaskStatus.COMPLETED ? t : undefined;
+    });
+    expect(done.output.startsWith(partial)).toBe(true);
+    expect(done.output.length).toBeGreaterThan(partial.length);
+  });
+
   it("answers a finished task with one message, and an unknown one with NotFound", async () => {
     const { task } = await client.createTask({ prompt: "quick", model: "simulator/echo" });
     await waitFor(async () =>

@@ -8,20 +8,28 @@ import {
   TaskNotFoundError,
   TaskStateError,
 } from "../tasks/errors.js";
-import { kRequestId } from "./context.js";
+import { kLog, kRequestId } from "./context.js";
 
 const REQUEST_ID_HEADER = "x-request-id";
 const ACCEPTABLE_REQUEST_ID = /^[\x21-\x7e]{1,128}$/;
 
 /**
  * Takes the caller's x-request-id (or makes one), hands it to handlers via
- * context, and echoes it on the response and on errors.
+ * context, and echoes it on the response and on errors. With `log`, it also
+ * puts a logger bound to the id and the method in context ({@link kLog}), so
+ * every line written about the request carries its id.
  */
-export function requestIdInterceptor(): Interceptor {
+export function requestIdInterceptor(log?: Logger): Interceptor {
   return (next) => async (req) => {
     const given = req.header.get(REQUEST_ID_HEADER);
     const id = given !== null && ACCEPTABLE_REQUEST_ID.test(given) ? given : uuidv7();
     req.contextValues.set(kRequestId, id);
+    if (log !== undefined) {
+      req.contextValues.set(
+        kLog,
+        log.child({ requestId: id, rpc: `${req.service.typeName}/${req.method.name}` }),
+      );
+    }
     try {
       const res = await next(req);
       res.header.set(REQUEST_ID_HEADER, id);
@@ -59,8 +67,15 @@ export function isUnavailable(error: unknown): boolean {
  */
 export function errorInterceptor(log: Logger): Interceptor {
   return (next) => async (req) => {
+    // The request's own logger when the request-id interceptor made one.
+    const requestLog = req.contextValues.get(kLog);
     const map = (error: unknown) =>
-      toConnectError(error, log, req.method.name, req.contextValues.get(kRequestId));
+      toConnectError(
+        error,
+        requestLog === kLog.defaultValue ? log : requestLog,
+        req.method.name,
+        req.contextValues.get(kRequestId),
+      );
     try {
       const res = await next(req);
       // A server stream fails while it is read, after next() returned.

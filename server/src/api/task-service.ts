@@ -130,8 +130,10 @@ export class TaskServiceHandler implements ServiceImpl<typeof TaskService> {
 
   async getTask(req: GetTaskRequest) {
     const { task, attempts, events } = await this.tasks.getWithHistory(parseTaskId(req.id));
+    // A running task's output grows in Redis until it is stored at the end.
+    const output = task.status === "running" ? await this.watch.outputSoFar(task) : task.output;
     return create(GetTaskResponseSchema, {
-      task: taskToProto(task),
+      task: taskToProto({ ...task, output }),
       attempts: attempts.map(attemptToProto),
       events: events.map(eventToProto),
     });

@@ -52,7 +52,7 @@ export class WatchHandlers {
       const row = await this.deps.tasks.get(id);
       let seq = row.seq;
       let attempt = row.attempts;
-      const output = await this.#outputOf(row);
+      const output = await this.outputSoFar(row);
       const resumeAt =
         req.outputAttempt === attempt &&
         req.outputOffset > 0n &&
@@ -188,7 +188,7 @@ export class WatchHandlers {
   }
 
   /** The output a watcher starts from: the final one, or what is written so far. */
-  async #outputOf(row: TaskRow): Promise<string> {
+  async outputSoFar(row: TaskRow): Promise<string> {
     if (row.status === "running")
       return readOutput(this.deps.redis, this.deps.prefix, row.id, row.attempts);
     return row.output;

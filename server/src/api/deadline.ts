@@ -1,0 +1,85 @@
+import { Code, ConnectError, type Interceptor } from "@connectrpc/connect";
+
+export interface DeadlineOptions {
+  /** Longest a unary call may run; a caller's shorter deadline still applies. */
+  maxUnaryMs: number;
+}
+
+/**
+ * Makes deadlines binding. Connect turns the caller's `grpc-timeout` /
+ * `connect-timeout-ms` into `ctx.signal`, but still answers with whatever a
+ * handler returns after it fired. Here:
+ *
+ * - a unary call also gets the server's cap, `maxUnaryMs`: a caller's longer
+ *   (or missing) deadline is shortened to it, not refused as Connect's
+ *   `maxTimeoutMs` router option would refuse it;
+ * - a call whose signal fires answers DeadlineExceeded at once (Canceled if the
+ *   caller went away); the handler sees the aborted `ctx.signal` and should
+ *   stop, work that ignores it finishes unseen;
+ * - a server stream is not capped (a watch lives as long as its caller
+ *   wants), but one that reaches the caller's deadline ends with
+ *   DeadlineExceeded instead of a clean end.
+ */
+export function deadlineInterceptor(options: DeadlineOptions): Interceptor {
+  return (next) => async (req) => {
+    if (req.stream) {
+      const res = await untilAborted(next(req), req.signal);
+      return res.stream ? { ...res, message: endWhenAborted(res.message, req.signal) } : res;
+    }
+    const cap = new AbortController();
+    const timer = setTimeout(
+      () =>
+        cap.abort(
+          new ConnectError(
+            `the request ran longer than the server's limit of ${options.maxUnaryMs} ms`,
+            Code.DeadlineExceeded,
+          ),
+        ),
+      options.maxUnaryMs,
+    );
+    const signal = AbortSignal.any([req.signal, cap.signal]);
+    try {
+      return await untilAborted(next({ ...req, signal }), signal);
+    } finally {
+      clearTimeout(timer);
+    }
+  };
+}
+
+/** `work`, or the signal's reason as a ConnectError if it fires first. */
+function untilAborted<T>(work: Promise<T>, signal: AbortSignal): Promise<T> {
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = () => reject(abortError(signal.reason));
+    if (signal.aborted) onAbort();
+    else signal.addEventListener("abort", onAbort, { once: true });
+    // A late result or failure of abandoned work settles nothing (and is no unhandled rejection).
+    work.then(resolve, reject).finally(() => signal.removeEventListener("abort", onAbort));
+  });
+}
+
+async function* endWhenAborted<T>(messages: AsyncIterable<T>, signal: AbortSignal) {
+  const iterator = messages[Symbol.asyncIterator]();
+  let finished = false;
+  try {
+    for (;;) {
+      const next = await untilAborted(iterator.next(), signal);
+      if (next.done === true) {
+        finished = true;
+        break;
+      }
+      yield next.value;
+    }
+  } finally {
+    // Stop the handler's generator unless it ended by itself; it may be
+    // suspended in an await, so this is not waited for.
+    if (!finished) iterator.return?.().catch(() => undefined);
+  }
+  // A handler that ends its stream because the signal fired ends it on time;
+  // it still did not finish, and the caller is told why.
+  if (signal.aborted) throw abortError(signal.reason);
+}
+
+function abortError(reason: unknown): ConnectError {
+  if (reason instanceof ConnectError) return reason;
+  return new ConnectError("the request was cancelled", Code.Canceled, undefined, undefined, reason);
+}
