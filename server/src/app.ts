@@ -2,14 +2,17 @@ import { hostname } from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { connectNodeAdapter } from "@connectrpc/connect-node";
-import { AdminService, TaskService } from "@promptline/proto";
+import { AdminService, Health, TaskService } from "@promptline/proto";
 import { Redis } from "ioredis";
 import { type Kysely, sql } from "kysely";
 import type { Logger } from "pino";
 import { v7 as uuidv7 } from "uuid";
 import { AdminServiceHandler } from "./api/admin-service.js";
-import { type ApiServer, startApiServer } from "./api/http-server.js";
+import { deadlineInterceptor } from "./api/deadline.js";
+import { HealthServiceHandler } from "./api/health-service.js";
+import { type ApiServer, type ReadinessCheck, startApiServer } from "./api/http-server.js";
 import { errorInterceptor, requestIdInterceptor } from "./api/interceptors.js";
+import { observeInterceptor } from "./api/observe.js";
 import { TaskServiceHandler } from "./api/task-service.js";
 import { WatchHandlers } from "./api/watch.js";
 import type { Config } from "./config.js";
@@ -20,6 +23,9 @@ import { TaskFeed } from "./events/feed.js";
 import { RedisTaskNotifier } from "./events/publisher.js";
 import { createProviderRegistry, type ProviderConfig } from "./llm/providers.js";
 import { startSimulator } from "./llm/simulator.js";
+import { Metrics } from "./metrics/metrics.js";
+import { instrumentProviders } from "./metrics/providers.js";
+import { startMetricsServer } from "./metrics/server.js";
 import { startMaintenance } from "./queue/maintenance.js";
 import { QueueInspector } from "./queue/queue-stats.js";
 import { redisAnswers, resolveRedis } from "./queue/redis.js";
@@ -38,6 +44,8 @@ import { TaskRunner } from "./tasks/runner.js";
 export interface App {
   /** Base URL of the API and web UI; undefined for a worker-only process. */
   url: string | undefined;
+  /** The separate /metrics port's base URL, when METRICS_PORT is set. */
+  metricsUrl: string | undefined;
   db: Kysely<DB>;
   /** Live watch streams this process serves (0 for a worker). */
   watchers(): number;
@@ -70,6 +78,8 @@ export async function startApp(config: Config, log: Logger): Promise<App> {
           });
     closers.push(() => db.destroy());
     await migrateToLatest(db);
+    // Counters live in this process: an api serves them on /metrics, a worker on METRICS_PORT.
+    const metrics = new Metrics();
 
     const redis = await resolveRedis({ configured: config.redisUrl, dataDir, log });
     closers.push(() => redis.stop());
@@ -138,6 +148,10 @@ export async function startApp(config: Config, log: Logger): Promise<App> {
       closers.push(() => inspector.close());
       await inspector.ready();
       const ops = new Operations({ db, queue: inspector, retention });
+      metrics.observeTasks(async () => {
+        const stats = await ops.queueStats();
+        return { counts: stats.counts, jobs: stats.jobs };
+      });
       const admin = new AdminServiceHandler(ops);
       const canceller = new TaskCanceller(db, queue, notifier, graph);
       const handler = new TaskServiceHandler({
@@ -154,20 +168,36 @@ export async function startApp(config: Config, log: Logger): Promise<App> {
           prefix: config.queuePrefix,
         }),
       });
+      const ready: ReadinessCheck = async () => ({
+        postgres: await check(() => sql`select 1`.execute(db)),
+        redis: { ok: await redisAnswers(redis.url) },
+      });
+      const health = new HealthServiceHandler({
+        ready,
+        services: [TaskService.typeName, AdminService.typeName, Health.typeName],
+      });
       server = await startApiServer({
         host: config.host,
         port: config.port,
         webDist: config.webDist ?? defaultWebDist,
         rpcHandler: (fallback) =>
           connectNodeAdapter({
-            routes: (router) => router.service(TaskService, handler).service(AdminService, admin),
-            interceptors: [requestIdInterceptor(), errorInterceptor(log)],
+            routes: (router) =>
+              router
+                .service(TaskService, handler)
+                .service(AdminService, admin)
+                .service(Health, health),
+            // Outermost first: request id, metrics, error mapping, deadlines.
+            interceptors: [
+              requestIdInterceptor(log),
+              observeInterceptor(metrics),
+              errorInterceptor(log),
+              deadlineInterceptor({ maxUnaryMs: config.maxRequestTimeoutMs }),
+            ],
             fallback,
           }),
-        ready: async () => ({
-          postgres: await check(() => sql`select 1`.execute(db)),
-          redis: { ok: await redisAnswers(redis.url) },
-        }),
+        ready,
+        metrics: () => metrics.render(),
       });
       const api = server;
       closers.push(async () => {
@@ -176,13 +206,16 @@ export async function startApp(config: Config, log: Logger): Promise<App> {
         await apiFeed.close();
         await api.close();
       });
+      // Runs before the drain above (closers run in reverse): probes see
+      // NOT_SERVING and health watches end.
+      closers.push(async () => health.close());
     }
 
     if (config.role !== "api") {
       const workerId = `${hostname()}:${process.pid}:${uuidv7().slice(-8)}`;
       const runner = new TaskRunner({
         db,
-        providers,
+        providers: instrumentProviders(providers, metrics),
         notifier,
         graph,
         log,
@@ -203,7 +236,11 @@ export async function startApp(config: Config, log: Logger): Promise<App> {
         prefix: config.queuePrefix,
         concurrency: config.workerConcurrency,
         lockDurationMs: config.workerLockMs,
-        run: registry.track((taskId, signal) => runner.run(taskId, workerId, signal)),
+        run: registry.track(async (taskId, signal) => {
+          const result = await runner.run(taskId, workerId, signal);
+          metrics.jobEnded(result.outcome);
+          return result;
+        }),
         onError: (err) => log.error({ err }, "worker error"),
       });
       // Closed first on shutdown (closers run in reverse), so nothing new starts.
@@ -222,9 +259,21 @@ export async function startApp(config: Config, log: Logger): Promise<App> {
       closers.push(() => maintenance.close());
     }
 
+    let metricsServer: { port: number } | undefined;
+    if (config.metricsPort !== undefined) {
+      const started = await startMetricsServer({
+        host: config.host,
+        port: config.metricsPort,
+        metrics,
+      });
+      metricsServer = started;
+      closers.push(() => started.close());
+    }
+
     const host = config.host.includes(":") ? `[${config.host}]` : config.host;
     return {
       url: server === undefined ? undefined : `http://${host}:${server.port}`,
+      metricsUrl: metricsServer === undefined ? undefined : `http://${host}:${metricsServer.port}`,
       db,
       watchers: () => feed?.watchers ?? 0,
       using: {

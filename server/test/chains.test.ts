@@ -1,13 +1,12 @@
 import { type Client, createClient } from "@connectrpc/connect";
 import { createConnectTransport } from "@connectrpc/connect-node";
-import { type Task, TaskService, TaskStatus } from "@promptline/proto";
+import { TaskService, TaskStatus } from "@promptline/proto";
 import { sql } from "kysely";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startTestApp, type TestApp, waitFor } from "./harness.js";
+import { settled } from "./task-client.js";
 
 const ECHO = "simulator/echo";
-const terminal = new Set([TaskStatus.COMPLETED, TaskStatus.FAILED, TaskStatus.CANCELLED]);
-
 let app: TestApp;
 let client: Client<typeof TaskService>;
 
@@ -19,16 +18,6 @@ beforeAll(async () => {
   );
 });
 afterAll(async () => app?.close());
-
-async function settled(id: string, timeoutMs = 20_000): Promise<Task> {
-  return waitFor(
-    async () => {
-      const { task } = await client.getTask({ id });
-      return task !== undefined && terminal.has(task.status) ? task : undefined;
-    },
-    { timeoutMs, what: `task ${id} to finish` },
-  );
-}
 
 describe("chains created in one call", () => {
   it("runs a three-step chain in order, each output passed into the next prompt", async () => {
@@ -44,7 +33,7 @@ describe("chains created in one call", () => {
       TaskStatus.PENDING,
       TaskStatus.PENDING,
     ]);
-    const [a, b, c] = await Promise.all(tasks.map((t) => settled(t.id)));
+    const [a, b, c] = await Promise.all(tasks.map((t) => settled(client, t.id)));
     expect(a?.output).toBe("Echo: one");
     expect(b?.output).toBe("Echo: two after Echo: one");
     expect(c?.output).toBe("Echo: three after Echo: two after Echo: one");
@@ -68,7 +57,7 @@ describe("chains created in one call", () => {
         },
       ],
     });
-    const joined = await settled(tasks[2]?.id ?? "");
+    const joined = await settled(client, tasks[2]?.id ?? "");
     expect(joined.output).toBe("Echo: both: Echo: ex + Echo: why");
   });
 
@@ -88,15 +77,15 @@ describe("chains created in one call", () => {
       ],
     });
     const [, middle, last] = tasks;
-    expect((await settled(middle?.id ?? "")).status).toBe(TaskStatus.FAILED);
-    const cancelled = await settled(last?.id ?? "");
+    expect((await settled(client, middle?.id ?? "")).status).toBe(TaskStatus.FAILED);
+    const cancelled = await settled(client, last?.id ?? "");
     expect(cancelled.status).toBe(TaskStatus.CANCELLED);
     expect(cancelled.error?.code).toBe("UPSTREAM_FAILED");
     expect(cancelled.error?.message).toContain(middle?.id);
 
     const retried = await client.retryFromTask({ id: middle?.id ?? "" });
     expect(retried.tasks.map((t) => t.id)).toEqual([middle?.id, last?.id]);
-    const done = await settled(last?.id ?? "");
+    const done = await settled(client, last?.id ?? "");
     expect(done.status).toBe(TaskStatus.COMPLETED);
     expect(done.output).toBe("Echo: last Echo: middle Echo: first");
   });
@@ -149,9 +138,9 @@ describe("chains created in one call", () => {
       model: ECHO,
       dependsOn: leaves.tasks.map((t) => ({ target: { case: "taskId" as const, value: t.id } })),
     });
-    const last = await settled(chain.tasks[99]?.id ?? "", 60_000);
+    const last = await settled(client, chain.tasks[99]?.id ?? "", 60_000);
     expect(last.status).toBe(TaskStatus.COMPLETED);
-    const joined = await settled(fanIn?.id ?? "");
+    const joined = await settled(client, fanIn?.id ?? "");
     expect(joined.status).toBe(TaskStatus.COMPLETED);
     const { rows } = await sql<{ late: number }>`
       select count(*)::int as late from tasks leaf
@@ -173,7 +162,7 @@ describe("lineage and chain operations", () => {
       ],
     });
     const [root, mid, leaf] = tasks;
-    await settled(mid?.id ?? "");
+    await settled(client, mid?.id ?? "");
     const lineage = await client.getTaskLineage({ id: mid?.id ?? "" });
     expect(new Set(lineage.tasks.map((t) => t.id))).toEqual(new Set([root?.id, mid?.id, leaf?.id]));
     expect(lineage.edges.map((e) => [e.parentId, e.childId, e.kind, e.depth])).toEqual(
@@ -190,7 +179,9 @@ describe("lineage and chain operations", () => {
       prompt: "mid again {{parent.output}}",
     });
     expect(branch.task?.parentTaskId).toBe(root?.id);
-    expect((await settled(branch.task?.id ?? "")).output).toBe("Echo: mid again Echo: root");
+    expect((await settled(client, branch.task?.id ?? "")).output).toBe(
+      "Echo: mid again Echo: root",
+    );
 
     await waitFor(async () =>
       (await client.getTask({ id: leaf?.id ?? "" })).task?.status === TaskStatus.RUNNING
@@ -199,7 +190,7 @@ describe("lineage and chain operations", () => {
     );
     const cancelled = await client.cancelChain({ taskId: root?.id ?? "" });
     expect(cancelled.tasks.map((t) => t.id)).toContain(leaf?.id);
-    expect((await settled(leaf?.id ?? "", 5_000)).status).toBe(TaskStatus.CANCELLED);
+    expect((await settled(client, leaf?.id ?? "", 5_000)).status).toBe(TaskStatus.CANCELLED);
   });
 
   it("keeps parent_task_id and edges in step when written through plain SQL", async () => {

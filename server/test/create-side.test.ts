@@ -4,15 +4,14 @@ import { durationFromMs, timestampDate, timestampFromMs } from "@bufbuild/protob
 import { type Client, Code, ConnectError, createClient } from "@connectrpc/connect";
 import { createConnectTransport } from "@connectrpc/connect-node";
 import * as grpc from "@grpc/grpc-js";
-import { CreateTaskRequestSchema, type Task, TaskService, TaskStatus } from "@promptline/proto";
+import { CreateTaskRequestSchema, TaskService, TaskStatus } from "@promptline/proto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { requestHash } from "../src/api/request-hash.js";
 import { grpcJsClient, grpcUnary } from "./grpc-js-client.js";
-import { startTestApp, type TestApp, waitFor } from "./harness.js";
+import { startTestApp, type TestApp } from "./harness.js";
+import { settled } from "./task-client.js";
 
 const MODEL = "simulator/echo";
-const terminal = new Set([TaskStatus.COMPLETED, TaskStatus.FAILED, TaskStatus.CANCELLED]);
-
 type CreateInit = MessageInitShape<typeof CreateTaskRequestSchema>;
 
 let app: TestApp;
@@ -29,16 +28,6 @@ beforeAll(async () => {
 afterAll(async () => {
   await app?.close();
 });
-
-async function settled(id: string, timeoutMs = 15_000): Promise<Task> {
-  return waitFor(
-    async () => {
-      const { task } = await client.getTask({ id });
-      return task !== undefined && terminal.has(task.status) ? task : undefined;
-    },
-    { timeoutMs, what: `task ${id} to finish` },
-  );
-}
 
 async function rejection(promise: Promise<unknown>): Promise<ConnectError> {
   const error = await promise.then(
@@ -117,7 +106,7 @@ describe("CreateTask's scheduling fields", () => {
       run_at: null,
     });
     expect(row.request_hash).toMatch(/^[0-9a-f]{64}$/);
-    const done = await settled(task?.id ?? "");
+    const done = await settled(client, task?.id ?? "");
     expect(done.status).toBe(TaskStatus.COMPLETED);
     expect(done.timeout?.seconds).toBe(30n);
 
@@ -134,7 +123,7 @@ describe("CreateTask's scheduling fields", () => {
       model: MODEL,
       timeout: durationFromMs(1_000),
     });
-    const done = await settled(task?.id ?? "");
+    const done = await settled(client, task?.id ?? "");
     expect(done.status).toBe(TaskStatus.FAILED);
     expect(done.error?.code).toBe("TIMEOUT");
   });
@@ -150,7 +139,7 @@ describe("CreateTask's scheduling fields", () => {
     expect(timestampDate(task?.runAt ?? timestampFromMs(0)).getTime()).toBeGreaterThanOrEqual(
       before,
     );
-    expect((await settled(task?.id ?? "")).status).toBe(TaskStatus.COMPLETED);
+    expect((await settled(client, task?.id ?? "")).status).toBe(TaskStatus.COMPLETED);
   });
 
   it("keeps a task with a future run_at pending, then runs it no earlier than run_at", async () => {
@@ -167,7 +156,7 @@ describe("CreateTask's scheduling fields", () => {
     const soon = await client.getTask({ id });
     if (Date.now() < runAtMs) expect(soon.task?.status).toBe(TaskStatus.PENDING);
 
-    const done = await settled(id);
+    const done = await settled(client, id);
     expect(done.status).toBe(TaskStatus.COMPLETED);
     const startedAt = timestampDate(done.startedAt ?? timestampFromMs(0)).getTime();
     expect(startedAt).toBeGreaterThanOrEqual(runAtMs);
@@ -191,7 +180,7 @@ describe("idempotent CreateTask", () => {
       idempotencyKey: key,
     };
     const first = await client.createTask(request);
-    await settled(first.task?.id ?? "");
+    await settled(client, first.task?.id ?? "");
     // Same request, map entries in another order and another x-request-id.
     const again = await client.createTask(
       { ...request, metadata: { b: "2", a: "1" } },
@@ -219,7 +208,7 @@ describe("idempotent CreateTask", () => {
     const ids = new Set(responses.map((r) => r.task?.id));
     expect(ids.size).toBe(1);
     expect(await countRows({ key })).toBe(1);
-    const done = await settled([...ids][0] ?? "");
+    const done = await settled(client, [...ids][0] ?? "");
     expect(done.status).toBe(TaskStatus.COMPLETED);
     expect(done.attempts).toBe(1);
   });
@@ -239,7 +228,7 @@ describe("BatchCreateTasks", () => {
       expect(t.prompt).toBe(`${marker} item ${i}`);
       expect([TaskStatus.QUEUED, TaskStatus.RUNNING, TaskStatus.COMPLETED]).toContain(t.status);
     });
-    const done = await Promise.all(tasks.map((t) => settled(t.id, 30_000)));
+    const done = await Promise.all(tasks.map((t) => settled(client, t.id, 30_000)));
     done.forEach((t, i) => {
       expect(t.status).toBe(TaskStatus.COMPLETED);
       expect(t.output).toBe(`Echo: ${marker} item ${i}`);
@@ -330,7 +319,7 @@ describe("BatchCreateTasks", () => {
       /^tasks\[1\]\.idempotency_key: must be empty when the batch has an idempotency_key$/,
     );
     expect(await countRows({ key })).toBe(12);
-    await Promise.all(firstIds.map((id) => settled(id)));
+    await Promise.all(firstIds.map((id) => settled(client, id)));
   });
 
   it("treats per-task keys in an unkeyed batch like CreateTask's", async () => {
@@ -368,7 +357,7 @@ describe("BatchCreateTasks", () => {
       /^tasks\[1\]\.idempotency_key: repeats tasks\[0\]'s key$/,
     );
     expect(await countRows({ marker })).toBe(1);
-    await settled(tasks[0]?.id ?? "");
+    await settled(client, tasks[0]?.id ?? "");
   });
 
   it("delays the batch's run_at tasks and queues the rest", async () => {
@@ -381,7 +370,7 @@ describe("BatchCreateTasks", () => {
     });
     expect(tasks[0]?.status).not.toBe(TaskStatus.PENDING);
     expect(tasks[1]?.status).toBe(TaskStatus.PENDING);
-    await settled(tasks[0]?.id ?? "");
+    await settled(client, tasks[0]?.id ?? "");
     expect((await client.getTask({ id: tasks[1]?.id ?? "" })).task?.status).toBe(
       TaskStatus.PENDING,
     );
@@ -396,14 +385,14 @@ describe("RetryTask", () => {
       model: MODEL,
     });
     const id = task?.id ?? "";
-    expect((await settled(id)).attempts).toBe(1);
+    expect((await settled(client, id)).attempts).toBe(1);
 
     for (const attempt of [2, 3]) {
       const retried = await client.retryTask({ id });
       expect(retried.task?.status).toBe(TaskStatus.QUEUED);
       expect(retried.task?.error).toBeUndefined();
       expect(retried.task?.completedAt).toBeUndefined();
-      const done = await settled(id);
+      const done = await settled(client, id);
       expect(done.status).toBe(TaskStatus.FAILED);
       expect(done.attempts).toBe(attempt);
       expect(done.error?.code).toBe("PROVIDER_BAD_REQUEST");
@@ -439,9 +428,9 @@ describe("RetryTask", () => {
       model: MODEL,
     });
     const id = task?.id ?? "";
-    expect((await settled(id)).status).toBe(TaskStatus.FAILED);
+    expect((await settled(client, id)).status).toBe(TaskStatus.FAILED);
     await client.retryTask({ id });
-    const done = await settled(id);
+    const done = await settled(client, id);
     expect(done.status).toBe(TaskStatus.COMPLETED);
     expect(done.output).toBe("Echo: flaky");
     expect(done.error).toBeUndefined();
@@ -456,15 +445,15 @@ describe("RetryTask", () => {
     });
     const id = task?.id ?? "";
     await client.cancelTask({ id });
-    expect((await settled(id)).status).toBe(TaskStatus.CANCELLED);
+    expect((await settled(client, id)).status).toBe(TaskStatus.CANCELLED);
     const retried = await client.retryTask({ id });
     expect(retried.task?.status).toBe(TaskStatus.QUEUED);
-    expect((await settled(id)).status).toBe(TaskStatus.COMPLETED);
+    expect((await settled(client, id)).status).toBe(TaskStatus.COMPLETED);
   });
 
   it("refuses tasks that are not failed or cancelled, naming the status", async () => {
     const { task } = await client.createTask({ prompt: "fine", model: MODEL });
-    await settled(task?.id ?? "");
+    await settled(client, task?.id ?? "");
     await expectCode(
       client.retryTask({ id: task?.id ?? "" }),
       Code.FailedPrecondition,
@@ -489,7 +478,7 @@ describe("DeleteTask", () => {
   it("deletes a finished task with its history; unknown ids are NotFound", async () => {
     const { task } = await client.createTask({ prompt: "to delete", model: MODEL });
     const id = task?.id ?? "";
-    await settled(id);
+    await settled(client, id);
     await client.deleteTask({ id });
     await expectCode(client.getTask({ id }), Code.NotFound, /not found/);
     for (const table of ["task_attempts", "task_events"] as const) {
@@ -521,13 +510,13 @@ describe("DeleteTask", () => {
   it("keeps the children, their parent cleared", async () => {
     const parent = await client.createTask({ prompt: "parent", model: MODEL });
     const parentId = parent.task?.id ?? "";
-    await settled(parentId);
+    await settled(client, parentId);
     const done = await client.createTask({
       prompt: "child 1",
       model: MODEL,
       parentTaskId: parentId,
     });
-    await settled(done.task?.id ?? "");
+    await settled(client, done.task?.id ?? "");
     const waiting = await client.createTask({
       prompt: "child 2",
       model: MODEL,
@@ -557,7 +546,7 @@ describe("GetTask history", () => {
   it("returns the attempts and the events of a completed task", async () => {
     const { task } = await client.createTask({ prompt: "history", model: MODEL });
     const id = task?.id ?? "";
-    await settled(id);
+    await settled(client, id);
     const { attempts, events } = await client.getTask({ id });
     expect(attempts).toHaveLength(1);
     expect(attempts[0]).toMatchObject({ attempt: 1, outcome: 2 /* SUCCEEDED */ });
@@ -580,7 +569,7 @@ describe("GetTask history", () => {
       model: MODEL,
     });
     const id = task?.id ?? "";
-    await settled(id);
+    await settled(client, id);
     const { attempts, events } = await client.getTask({ id });
     expect(attempts[0]?.outcome).toBe(3 /* FAILED */);
     expect(attempts[0]?.error).toMatchObject({ code: "PROVIDER_BAD_REQUEST", httpStatus: 400 });
@@ -616,12 +605,12 @@ describe("over gRPC with @grpc/grpc-js", () => {
         details: "idempotency_key: already used with a different request",
       });
 
-      const done = await settled(first.tasks[0]?.id ?? "");
+      const done = await settled(client, first.tasks[0]?.id ?? "");
       const refused = await grpcUnary(grpcClient, TaskService.method.retryTask, {
         id: done.id,
       }).catch((e: unknown) => e);
       expect(refused).toMatchObject({ code: grpc.status.FAILED_PRECONDITION });
-      await settled(first.tasks[1]?.id ?? "");
+      await settled(client, first.tasks[1]?.id ?? "");
     } finally {
       grpcClient.close();
     }

@@ -1,35 +1,12 @@
-import { type Client, createClient } from "@connectrpc/connect";
-import { createConnectTransport } from "@connectrpc/connect-node";
-import { type Task, TaskPriority, TaskService, TaskStatus } from "@promptline/proto";
+import type { Client } from "@connectrpc/connect";
+import { TaskPriority, type TaskService, TaskStatus } from "@promptline/proto";
 import { sql } from "kysely";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type Simulator, startSimulator } from "../src/llm/simulator.js";
 import { startTestApp, type TestApp, waitFor } from "./harness.js";
+import { connectClient, settled } from "./task-client.js";
 
 const MODEL = "simulator/echo";
-const terminal = new Set([TaskStatus.COMPLETED, TaskStatus.FAILED, TaskStatus.CANCELLED]);
-
-function clientFor(app: TestApp): Client<typeof TaskService> {
-  return createClient(
-    TaskService,
-    createConnectTransport({ baseUrl: app.url, httpVersion: "1.1" }),
-  );
-}
-
-async function settled(
-  client: Client<typeof TaskService>,
-  id: string,
-  timeoutMs = 15_000,
-): Promise<Task> {
-  return waitFor(
-    async () => {
-      const { task } = await client.getTask({ id });
-      return task !== undefined && terminal.has(task.status) ? task : undefined;
-    },
-    { timeoutMs, what: `task ${id} to finish` },
-  );
-}
-
 async function statusOf(
   client: Client<typeof TaskService>,
   id: string,
@@ -55,7 +32,7 @@ describe("retries", () => {
   let client: Client<typeof TaskService>;
   beforeAll(async () => {
     app = await startTestApp({ RETRY_BASE_MS: "20", RETRY_MAX_MS: "100" });
-    client = clientFor(app);
+    client = connectClient(app.url);
   });
   afterAll(async () => app?.close());
 
@@ -129,7 +106,7 @@ describe("cancellation and priorities (one worker slot)", () => {
   let client: Client<typeof TaskService>;
   beforeAll(async () => {
     app = await startTestApp({ WORKER_CONCURRENCY: "1" });
-    client = clientFor(app);
+    client = connectClient(app.url);
   });
   afterAll(async () => app?.close());
 
@@ -242,7 +219,7 @@ describe("recovery from crashes", () => {
   it("enqueues a task whose creator died between commit and enqueue", async () => {
     const app = await startTestApp({ RECOVERY_INTERVAL_MS: "100" });
     try {
-      const client = clientFor(app);
+      const client = connectClient(app.url);
       // The state a crash right after the insert leaves: a pending row and no job.
       const id = "01a20000-0000-7000-8000-00000000a001";
       await app.db
@@ -260,7 +237,7 @@ describe("recovery from crashes", () => {
   it("moves on a task left running with no live job", async () => {
     const app = await startTestApp({ RECOVERY_INTERVAL_MS: "100", WORKER_LOCK_MS: "1000" });
     try {
-      const client = clientFor(app);
+      const client = connectClient(app.url);
       // The state a worker that died after its claim, with its job gone from Redis, leaves.
       const id = "01a20000-0000-7000-8000-00000000a002";
       await app.db
@@ -296,7 +273,7 @@ describe("recovery from crashes", () => {
       WORKER_LOCK_MS: "1000",
     });
     try {
-      const client = clientFor(api);
+      const client = connectClient(api.url);
       const env = {
         DATABASE_URL: api.databaseUrl,
         REDIS_URL: process.env.TEST_REDIS_URL ?? "redis://127.0.0.1:6379",
@@ -339,7 +316,7 @@ describe("recovery from crashes", () => {
     const { spawnPromptline } = await import("./harness.js");
     const api = await startTestApp({ PROMPTLINE_ROLE: "api", SIMULATOR_URL: simulator.url });
     try {
-      const client = clientFor(api);
+      const client = connectClient(api.url);
       const env = {
         DATABASE_URL: api.databaseUrl,
         REDIS_URL: process.env.TEST_REDIS_URL ?? "redis://127.0.0.1:6379",
@@ -389,7 +366,7 @@ describe("provider limits", () => {
       PROVIDER_LIMITS: "simulator:concurrency=1",
     });
     try {
-      const client = clientFor(app);
+      const client = connectClient(app.url);
       const slow: string[] = [];
       for (let i = 0; i < 8; i++) {
         slow.push(

@@ -1,35 +1,12 @@
-import { type Client, Code, ConnectError, createClient } from "@connectrpc/connect";
-import { createConnectTransport } from "@connectrpc/connect-node";
-import { type Task, TaskService, TaskStatus } from "@promptline/proto";
+import { Code, ConnectError } from "@connectrpc/connect";
+import { TaskStatus } from "@promptline/proto";
 import { sql } from "kysely";
 import { describe, expect, it } from "vitest";
 import { CuttableProxy, DisposableRedis } from "./fault-tools.js";
-import { startTestApp, type TestApp, waitFor } from "./harness.js";
+import { startTestApp, waitFor } from "./harness.js";
+import { connectClient, settled } from "./task-client.js";
 
 const MODEL = "simulator/echo";
-const terminal = new Set([TaskStatus.COMPLETED, TaskStatus.FAILED, TaskStatus.CANCELLED]);
-
-function clientFor(app: TestApp): Client<typeof TaskService> {
-  return createClient(
-    TaskService,
-    createConnectTransport({ baseUrl: app.url, httpVersion: "1.1" }),
-  );
-}
-
-async function settled(
-  client: Client<typeof TaskService>,
-  id: string,
-  timeoutMs = 20_000,
-): Promise<Task> {
-  return waitFor(
-    async () => {
-      const { task } = await client.getTask({ id });
-      return task !== undefined && terminal.has(task.status) ? task : undefined;
-    },
-    { timeoutMs, what: `task ${id} to finish` },
-  );
-}
-
 describe("provider faults end each task in the right state", () => {
   it("handles garbage, timeouts and cut streams", async () => {
     const app = await startTestApp({
@@ -38,7 +15,7 @@ describe("provider faults end each task in the right state", () => {
       TASK_TIMEOUT_MS: "1000",
     });
     try {
-      const client = clientFor(app);
+      const client = connectClient(app.url);
       const create = async (prompt: string) =>
         (await client.createTask({ prompt, model: MODEL })).task?.id ?? "";
       const [garbage, hang, cutEarly, cutLate] = await Promise.all([
@@ -85,7 +62,7 @@ describe("infrastructure faults", () => {
       WORKER_LOCK_MS: "1000",
     });
     try {
-      const client = clientFor(app);
+      const client = connectClient(app.url);
       const ids: string[] = [];
       for (let i = 0; i < 20; i++) {
         ids.push(
@@ -129,7 +106,7 @@ describe("infrastructure faults", () => {
       },
     );
     try {
-      const client = clientFor(app);
+      const client = connectClient(app.url);
       const { task } = await client.createTask({ prompt: "before the outage", model: MODEL });
       const id = task?.id ?? "";
       await settled(client, id);

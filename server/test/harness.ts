@@ -1,6 +1,6 @@
 import { randomUUID } from "node:crypto";
 import { Redis } from "ioredis";
-import { pino } from "pino";
+import { type Logger, pino } from "pino";
 import { type App, startApp } from "../src/app.js";
 import { loadConfig } from "../src/config.js";
 import { createTestDatabase } from "./db-fixture.js";
@@ -23,6 +23,8 @@ export async function startTestApp(
   options: {
     /** Lets a test put something (a cuttable proxy) between the app and its database. */
     rewriteDatabaseUrl?: (url: string) => string;
+    /** The app's logger; silent (or TEST_LOG_LEVEL) by default. */
+    log?: Logger;
   } = {},
 ): Promise<TestApp> {
   const database = await createTestDatabase();
@@ -38,7 +40,10 @@ export async function startTestApp(
   });
   let app: App;
   try {
-    app = await startApp(config, pino({ level: process.env.TEST_LOG_LEVEL ?? "silent" }));
+    app = await startApp(
+      config,
+      options.log ?? pino({ level: process.env.TEST_LOG_LEVEL ?? "silent" }),
+    );
   } catch (error) {
     await database.drop();
     throw error;

@@ -20,6 +20,8 @@ export interface ApiServerOptions {
   /** The built web UI; undefined serves no UI. */
   webDist: string | undefined;
   ready: ReadinessCheck;
+  /** Prometheus exposition for GET /metrics; undefined serves none. */
+  metrics?: () => Promise<{ contentType: string; body: string }>;
 }
 
 export interface ApiServer {
@@ -30,6 +32,7 @@ export interface ApiServer {
 
 export const HEALTH_PATH = "/healthz";
 export const READY_PATH = "/readyz";
+export const METRICS_PATH = "/metrics";
 
 // The client connection preface of HTTP/2 starts with "PRI"; no HTTP/1 method does.
 const H2_PREFACE_START = "PRI";
@@ -163,7 +166,7 @@ export function grpcPercentEncode(connectEncoded: string): string {
   return out;
 }
 
-/** Non-RPC paths: health, readiness, and the web UI with a fallback to index.html. */
+/** Non-RPC paths: health, readiness, metrics, and the web UI with a fallback to index.html. */
 function httpRoutes(options: ApiServerOptions): NodeHandlerFn {
   return (req, res) => {
     const url = new URL(req.url ?? "/", "http://localhost");
@@ -184,6 +187,14 @@ function httpRoutes(options: ApiServerOptions): NodeHandlerFn {
             "application/json",
             JSON.stringify({ ready: false, error: String(error) }),
           ),
+      );
+      return;
+    }
+    const metrics = options.metrics;
+    if (url.pathname === METRICS_PATH && metrics !== undefined) {
+      metrics().then(
+        ({ contentType, body }) => send(res, 200, contentType, body),
+        () => send(res, 500, "text/plain", "metrics unavailable"),
       );
       return;
     }
