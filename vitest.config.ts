@@ -9,6 +9,7 @@ export default defineConfig({
       "web/**/*.test.ts",
       "migrations/**/*.test.ts",
       "test/**/*.test.ts",
+      "bench/**/*.test.ts",
     ],
     exclude: ["**/node_modules/**", "**/dist/**"],
     pool: "forks",

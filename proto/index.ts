@@ -1,2 +1,4 @@
-// The one entry point for generated promptline.v1 code, shared by server and web.
+// The one entry point for generated code, shared by server and web:
+// promptline.v1, and gRPC's standard grpc.health.v1 the server also serves.
+export * from "./gen/grpc/health/v1/health_pb.js";
 export * from "./gen/promptline/v1/task_pb.js";

@@ -1,7 +1,13 @@
 import { Writable } from "node:stream";
 import { create, fromBinary, toBinary } from "@bufbuild/protobuf";
 import { timestampFromMs } from "@bufbuild/protobuf/wkt";
-import { type Client, Code, ConnectError, createClient } from "@connectrpc/connect";
+import {
+  type Client,
+  Code,
+  ConnectError,
+  createClient,
+  createRouterTransport,
+} from "@connectrpc/connect";
 import { createConnectTransport } from "@connectrpc/connect-node";
 import * as grpc from "@grpc/grpc-js";
 import {
@@ -13,6 +19,7 @@ import {
 } from "@promptline/proto";
 import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { errorInterceptor, requestIdInterceptor } from "../src/api/interceptors.js";
 import { type Simulator, startSimulator } from "../src/llm/simulator.js";
 import { createLogger } from "../src/logger.js";
 import { grpcJsClient } from "./grpc-js-client.js";
@@ -106,6 +113,43 @@ describe("request ids", () => {
     const rpcLines = logLines.filter((l) => l.rpc !== undefined);
     expect(rpcLines.length).toBeGreaterThan(1);
     for (const line of rpcLines) expect(line.requestId).toEqual(expect.any(String));
+  });
+
+  it("puts the request id on the log line of an unexpected error, and in the message the client gets", async () => {
+    const lines: Array<Record<string, unknown>> = [];
+    const log = createLogger(
+      { level: "info", format: "json", secrets: [] },
+      false,
+      new Writable({
+        write(chunk: Buffer, _encoding, done) {
+          lines.push(JSON.parse(chunk.toString()) as Record<string, unknown>);
+          done();
+        },
+      }),
+    );
+    const failing = createClient(
+      TaskService,
+      createRouterTransport(
+        (router) =>
+          router.service(TaskService, {
+            listModels() {
+              throw new Error("something nobody expected");
+            },
+          }),
+        { router: { interceptors: [requestIdInterceptor(log), errorInterceptor(log)] } },
+      ),
+    );
+    const error = await failure(failing.listModels({}, { headers: { "x-request-id": "oops-1" } }));
+    expect(error.code).toBe(Code.Internal);
+    expect(error.rawMessage).toBe("internal error (request id oops-1)");
+    expect(lines).toEqual([
+      expect.objectContaining({
+        msg: "unhandled error",
+        requestId: "oops-1",
+        rpc: "promptline.v1.TaskService/ListModels",
+        err: expect.objectContaining({ message: "something nobody expected" }),
+      }),
+    ]);
   });
 });
 

@@ -67,15 +67,14 @@ export function isUnavailable(error: unknown): boolean {
  */
 export function errorInterceptor(log: Logger): Interceptor {
   return (next) => async (req) => {
-    // The request's own logger when the request-id interceptor made one.
-    const requestLog = req.contextValues.get(kLog);
-    const map = (error: unknown) =>
-      toConnectError(
-        error,
-        requestLog === kLog.defaultValue ? log : requestLog,
-        req.method.name,
-        req.contextValues.get(kRequestId),
-      );
+    const requestId = req.contextValues.get(kRequestId);
+    // The request's own logger (id and method bound) when the request-id interceptor made one.
+    const given = req.contextValues.get(kLog);
+    const requestLog =
+      given === kLog.defaultValue
+        ? log.child({ requestId, rpc: `${req.service.typeName}/${req.method.name}` })
+        : given;
+    const map = (error: unknown) => toConnectError(error, requestLog, requestId);
     try {
       const res = await next(req);
       // A server stream fails while it is read, after next() returned.
@@ -97,12 +96,7 @@ async function* mapStreamErrors<T>(
   }
 }
 
-function toConnectError(
-  error: unknown,
-  log: Logger,
-  method: string,
-  requestId: string,
-): ConnectError {
+function toConnectError(error: unknown, log: Logger, requestId: string): ConnectError {
   if (error instanceof ConnectError) return error;
   if (error instanceof InvalidFieldError)
     return new ConnectError(error.message, Code.InvalidArgument);
@@ -116,12 +110,12 @@ function toConnectError(
     return new ConnectError(error.message, Code.AlreadyExists);
   }
   if (isUnavailable(error)) {
-    log.warn({ err: error, method, requestId }, "dependency unavailable");
+    log.warn({ err: error }, "dependency unavailable");
     return new ConnectError(
       "a backing service (database or queue) is unavailable; retry later",
       Code.Unavailable,
     );
   }
-  log.error({ err: error, method, requestId }, "unhandled error");
+  log.error({ err: error }, "unhandled error");
   return new ConnectError(`internal error (request id ${requestId})`, Code.Internal);
 }
