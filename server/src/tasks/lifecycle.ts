@@ -261,6 +261,8 @@ export class TaskLifecycle {
       this.#checkModels(fresh);
       await this.#checkParents(fresh);
       const { inserted, won } = await this.#insert(fresh);
+      // Committed: watchers learn of the tasks before any worker can move them on.
+      this.#notifier.created(inserted);
       for (const [p, row] of won) place(p.record.id, row);
       for (const row of await this.#enqueue(inserted, fresh)) place(row.id, row);
     }
@@ -436,7 +438,7 @@ export class TaskLifecycle {
       due.filter((id) => !queuedIds.has(id)),
     );
     const current = new Map([...queued, ...movedOn].map((row) => [row.id, row]));
-    this.#notifier.created(all.map((row) => current.get(row.id) ?? row));
+    this.#notifier.changed(queued);
     if (waiting.length > 0) {
       await this.#graph.cancelBlocked(waiting);
       await this.#graph.dispatch(waiting);
