@@ -95,37 +95,63 @@ export interface FieldErrors<F extends string> {
   other: string[];
 }
 
+/** One "path: reason" part of an InvalidArgument message; `path` is undefined when none was named. */
+export interface FieldErrorPart {
+  path: string | undefined;
+  reason: string;
+}
+
 /**
  * Splits an InvalidArgument message like `prompt: must not be empty` (several
- * may be joined by "; " or newlines) into per-field reasons. Field paths are
- * matched loosely: `params.max_tokens`, `maxTokens` and `params.stop[1]` all
- * reach the field the form calls `max_tokens` / `stop`. Errors with any other
- * code yield nothing; the caller shows those with {@link describeError}.
+ * may be joined by "; " or newlines) into its parts, paths as the server
+ * wrote them (`depends_on[0].task_id`). Any other error yields nothing.
+ */
+export function fieldErrorParts(err: unknown): FieldErrorPart[] {
+  if (!(err instanceof ConnectError) || err.code !== Code.InvalidArgument) return [];
+  return err.rawMessage
+    .split(/;\s+(?=[A-Za-z_][\w.[\]]*\s*:)|\n/)
+    .map((p) => p.trim())
+    .filter((p) => p !== "")
+    .map((part) => {
+      const match = /^([A-Za-z_][\w.[\]]*)\s*:\s*(.+)$/s.exec(part);
+      return match?.[1] !== undefined && match[2] !== undefined
+        ? { path: match[1], reason: match[2] }
+        : { path: undefined, reason: part };
+    });
+}
+
+/**
+ * Splits an InvalidArgument message into per-field reasons (see
+ * {@link fieldErrorParts}). Field paths are matched loosely by
+ * {@link fieldForPath}. Errors with any other code yield nothing; the caller
+ * shows those with {@link describeError}.
  */
 export function parseFieldErrors<F extends string>(
   err: unknown,
   knownFields: readonly F[],
 ): FieldErrors<F> {
   const result: FieldErrors<F> = { fields: {}, other: [] };
-  if (!(err instanceof ConnectError) || err.code !== Code.InvalidArgument) return result;
-  const parts = err.rawMessage
-    .split(/;\s+(?=[A-Za-z_][\w.[\]]*\s*:)|\n/)
-    .map((p) => p.trim())
-    .filter((p) => p !== "");
-  for (const part of parts) {
-    const match = /^([A-Za-z_][\w.[\]]*)\s*:\s*(.+)$/s.exec(part);
-    const field = match?.[1] ? normalizeField(match[1], knownFields) : undefined;
-    if (match?.[2] && field !== undefined) {
-      const previous = result.fields[field];
-      result.fields[field] = previous === undefined ? match[2] : `${previous}; ${match[2]}`;
-    } else {
-      result.other.push(part);
+  for (const { path, reason } of fieldErrorParts(err)) {
+    const field = path === undefined ? undefined : fieldForPath(path, knownFields);
+    if (field === undefined) {
+      result.other.push(path === undefined ? reason : `${path}: ${reason}`);
+      continue;
     }
+    const previous = result.fields[field];
+    result.fields[field] = previous === undefined ? reason : `${previous}; ${reason}`;
   }
   return result;
 }
 
-function normalizeField<F extends string>(path: string, knownFields: readonly F[]): F | undefined {
+/**
+ * The form field a server path names, matched loosely: `params.max_tokens`,
+ * `maxTokens` and `params.stop[1]` all reach the field called `max_tokens` /
+ * `stop`; undefined when no known field fits.
+ */
+export function fieldForPath<F extends string>(
+  path: string,
+  knownFields: readonly F[],
+): F | undefined {
   const snake = path
     .replace(/\[\d*\]/g, "")
     .replace(/([a-z0-9])([A-Z])/g, "$1_$2")

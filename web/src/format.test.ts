@@ -160,6 +160,7 @@ describe("numbers", () => {
     expect(formatCost(1.5)).toBe("$1.50");
     expect(formatCost(0.00042)).toBe("$0.00042");
     expect(formatCost(0.0012346)).toBe("$0.001235");
+    expect(formatCost(9e-7)).toBe("$0.0000009");
   });
 
   it.each([

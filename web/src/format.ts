@@ -192,13 +192,19 @@ export function formatCount(n: number): string {
   return integer.format(n);
 }
 
+// Never exponent notation: 9e-7 reads "0.0000009".
+const subCent = new Intl.NumberFormat("en-US", {
+  maximumSignificantDigits: 4,
+  maximumFractionDigits: 20,
+});
+
 /**
  * A cost in US dollars. Zero means the model has no price, shown as "—";
  * sub-cent costs keep four significant digits so they don't all read "$0.00".
  */
 export function formatCost(usd: number): string {
   if (!Number.isFinite(usd) || usd <= 0) return "—";
-  if (usd < 0.01) return `$${usd.toPrecision(4).replace(/0+$/, "").replace(/\.$/, "")}`;
+  if (usd < 0.01) return `$${subCent.format(usd)}`;
   return `$${usd.toFixed(2)}`;
 }
 

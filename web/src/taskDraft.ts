@@ -1,6 +1,8 @@
 import type { MessageInitShape } from "@bufbuild/protobuf";
 import {
   type CreateTaskRequestSchema,
+  type Task,
+  type TaskParams,
   type TaskParamsSchema,
   TaskPriority,
 } from "@promptline/proto";
@@ -18,6 +20,37 @@ export interface TaskDraft {
   seed: string;
   /** Stop sequences, one per line. */
   stop: string;
+  /** The task this one is made from ("use as new task"); "" for none. */
+  parentTaskId: string;
+  /** Tasks to wait for, in the order shown. */
+  dependsOn: DependencyDraft[];
+  /** Values for `{{vars.<name>}}`, in the order shown. */
+  vars: VarDraft[];
+}
+
+/** One "wait for this task" row of the form. */
+export interface DependencyDraft {
+  /** Identifies the row while it is edited: React key, error key, control ids. */
+  key: string;
+  /** A task id, or a link to a task's page (the id is taken from it). */
+  taskId: string;
+  /** How the prompt refers to it: `{{deps.<name>.output}}`; may be empty. */
+  name: string;
+}
+
+/** One variable row of the form. */
+export interface VarDraft {
+  key: string;
+  name: string;
+  value: string;
+}
+
+let rowCount = 0;
+
+/** A key for a new dependency or variable row, unique in this page's life. */
+export function newRowKey(): string {
+  rowCount += 1;
+  return `row${rowCount}`;
 }
 
 /**
@@ -27,8 +60,11 @@ export interface TaskDraft {
  */
 export const DRAFT_FIELDS = [
   "name",
+  "parent_task_id",
   "prompt",
   "system_prompt",
+  "depends_on",
+  "vars",
   "model",
   "priority",
   "params",
@@ -42,8 +78,27 @@ export const DRAFT_FIELDS = [
 /** A field of the create form, named as the server names it. */
 export type DraftField = (typeof DRAFT_FIELDS)[number];
 
-/** Reasons, per field, that a draft can't be sent. */
-export type DraftErrors = Partial<Record<DraftField, string>>;
+/** A part of one dependency or variable row that can be wrong. */
+export type RowErrorKey =
+  | `depends_on.${string}.${"task_id" | "name"}`
+  | `vars.${string}.${"name" | "value"}`;
+
+/** The error key of a row's part, e.g. `depends_on.row3.task_id`. */
+export function rowErrorKey(
+  section: "depends_on",
+  rowKey: string,
+  part: "task_id" | "name",
+): RowErrorKey;
+export function rowErrorKey(section: "vars", rowKey: string, part: "name" | "value"): RowErrorKey;
+export function rowErrorKey(section: string, rowKey: string, part: string): string {
+  return `${section}.${rowKey}.${part}`;
+}
+
+/**
+ * Reasons that a draft can't be sent: per field (a whole section, for
+ * `depends_on` and `vars`) and per row part ({@link rowErrorKey}).
+ */
+export type DraftErrors = Partial<Record<DraftField | RowErrorKey, string>>;
 
 /** A blank form: normal priority, no model chosen, every parameter left to the model. */
 export function emptyDraft(): TaskDraft {
@@ -58,10 +113,95 @@ export function emptyDraft(): TaskDraft {
     maxTokens: "",
     seed: "",
     stop: "",
+    parentTaskId: "",
+    dependsOn: [],
+    vars: [],
   };
 }
 
+/** How a parent's output gets into the new task's prompt. */
+export type ParentOutputMode = "reference" | "paste";
+
+/** The reference the server fills in with the parent's output when the task runs. */
+export const PARENT_OUTPUT = "{{parent.output}}";
+const PARENT_OUTPUT_PATTERN = /\{\{\s*parent\.output\s*\}\}/;
+
+/**
+ * A draft made from an existing task. `child` ("use as new task") makes the
+ * task its parent, with the prompt taking the parent's output as a reference
+ * or pasted in; `duplicate` copies it as it was, without a parent. Both keep
+ * the model, parameters, system message and priority.
+ */
+export function draftFromTask(
+  task: Task,
+  kind: "child" | "duplicate",
+  outputMode: ParentOutputMode = "reference",
+): TaskDraft {
+  const shared = {
+    ...emptyDraft(),
+    ...paramsDraft(task.params),
+    systemPrompt: task.systemPrompt,
+    model: task.model,
+    priority: task.priority === TaskPriority.UNSPECIFIED ? TaskPriority.NORMAL : task.priority,
+  };
+  if (kind === "child") {
+    return {
+      ...shared,
+      parentTaskId: task.id,
+      prompt: applyParentOutputMode(PARENT_OUTPUT, task.output, outputMode),
+    };
+  }
+  return {
+    ...shared,
+    name: task.name,
+    prompt: task.prompt,
+    vars: Object.entries(task.vars)
+      .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
+      .map(([name, value]) => ({ key: newRowKey(), name, value })),
+  };
+}
+
+function paramsDraft(params: TaskParams | undefined) {
+  const text = (v: number | bigint | undefined) => (v === undefined ? "" : String(v));
+  return {
+    temperature: text(params?.temperature),
+    topP: text(params?.topP),
+    maxTokens: text(params?.maxTokens),
+    seed: text(params?.seed),
+    stop: params?.stop.join("\n") ?? "",
+  };
+}
+
+/**
+ * The prompt with the parent's output switched to `mode`: `paste` puts the
+ * output where `{{parent.output}}` was, `reference` puts the reference back
+ * where the output was. With nothing to replace, it is added at the end, so
+ * the choice always shows in the prompt.
+ */
+export function applyParentOutputMode(
+  prompt: string,
+  output: string,
+  mode: ParentOutputMode,
+): string {
+  if (mode === "paste") {
+    if (PARENT_OUTPUT_PATTERN.test(prompt)) {
+      // A function, so "$&" and friends in the output are taken literally.
+      return prompt.replace(new RegExp(PARENT_OUTPUT_PATTERN, "g"), () => output);
+    }
+    return output === "" || prompt.includes(output) ? prompt : appended(prompt, output);
+  }
+  if (output !== "" && prompt.includes(output)) return prompt.split(output).join(PARENT_OUTPUT);
+  return PARENT_OUTPUT_PATTERN.test(prompt) ? prompt : appended(prompt, PARENT_OUTPUT);
+}
+
+function appended(prompt: string, text: string): string {
+  const head = prompt.trimEnd();
+  return head === "" ? text : `${head}\n\n${text}`;
+}
+
 const NAME_MAX = 200;
+const REFERENCE_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
+const UUID = /[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}/i;
 const DECIMAL = /^[+-]?(\d+\.?\d*|\.\d+)$/;
 const INTEGER = /^[+-]?\d+$/;
 const INT32_MAX = 2_147_483_647;
@@ -100,7 +240,68 @@ export function validateDraft(draft: TaskDraft): DraftErrors {
   ) {
     errors.seed = "Enter a whole number, or leave it empty.";
   }
+  validateDependencies(draft, errors);
+  validateVars(draft, errors);
   return errors;
+}
+
+function validateDependencies(draft: TaskDraft, errors: DraftErrors): void {
+  const names = new Set<string>();
+  for (const dep of sentDependencies(draft)) {
+    if (dep.taskId.trim() === "") {
+      errors[rowErrorKey("depends_on", dep.key, "task_id")] = "Enter a task id.";
+    } else if (parseTaskRef(dep.taskId) === undefined) {
+      errors[rowErrorKey("depends_on", dep.key, "task_id")] =
+        "Paste a task id, or a link to a task's page.";
+    }
+    const name = dep.name.trim();
+    if (name === "") continue;
+    if (!REFERENCE_NAME.test(name)) {
+      errors[rowErrorKey("depends_on", dep.key, "name")] =
+        "Letters, digits and _ only, not starting with a digit.";
+    } else if (names.has(name)) {
+      errors[rowErrorKey("depends_on", dep.key, "name")] = "Another task has this name already.";
+    }
+    names.add(name);
+  }
+}
+
+function validateVars(draft: TaskDraft, errors: DraftErrors): void {
+  const names = new Set<string>();
+  for (const v of sentVars(draft)) {
+    const name = v.name.trim();
+    if (name === "") {
+      errors[rowErrorKey("vars", v.key, "name")] = "Name this variable.";
+    } else if (!REFERENCE_NAME.test(name)) {
+      errors[rowErrorKey("vars", v.key, "name")] =
+        "Letters, digits and _ only, not starting with a digit.";
+    } else if (names.has(name)) {
+      errors[rowErrorKey("vars", v.key, "name")] = "Another variable has this name already.";
+    }
+    names.add(name);
+  }
+}
+
+/**
+ * The task id in what someone pasted: an id, or a link to a task's page
+ * (`…/tasks/<id>`); undefined when there is none.
+ */
+export function parseTaskRef(text: string): string | undefined {
+  const trimmed = text.trim();
+  const whole = new RegExp(`^${UUID.source}$`, "i");
+  if (whole.test(trimmed)) return trimmed.toLowerCase();
+  const inLink = new RegExp(`/tasks/(${UUID.source})(?:[/?#]|$)`, "i").exec(trimmed);
+  return inLink?.[1]?.toLowerCase();
+}
+
+/** The dependency rows that go into the request, in order: all but the blank ones. */
+export function sentDependencies(draft: TaskDraft): DependencyDraft[] {
+  return draft.dependsOn.filter((d) => d.taskId.trim() !== "" || d.name.trim() !== "");
+}
+
+/** The variable rows that go into the request, in order: all but the blank ones. */
+export function sentVars(draft: TaskDraft): VarDraft[] {
+  return draft.vars.filter((v) => v.name.trim() !== "" || v.value !== "");
 }
 
 /** Stop sequences from the textarea: one per line, blank lines dropped, spaces kept. */
@@ -129,5 +330,11 @@ export function toCreateRequest(
     model: draft.model,
     priority: draft.priority,
     params,
+    ...(draft.parentTaskId !== "" ? { parentTaskId: draft.parentTaskId } : {}),
+    dependsOn: sentDependencies(draft).map((d) => ({
+      target: { case: "taskId" as const, value: parseTaskRef(d.taskId) ?? d.taskId.trim() },
+      name: d.name.trim(),
+    })),
+    vars: Object.fromEntries(sentVars(draft).map((v) => [v.name.trim(), v.value])),
   };
 }

@@ -1,7 +1,7 @@
 import type { ButtonHTMLAttributes } from "react";
 
 /** The looks a button or button-like link can have. */
-export type ButtonVariant = "primary" | "secondary" | "ghost";
+export type ButtonVariant = "primary" | "secondary" | "ghost" | "danger";
 
 const base =
   "inline-flex items-center justify-center gap-2 rounded-lg font-medium transition-colors disabled:cursor-not-allowed disabled:opacity-60 whitespace-nowrap";
@@ -10,6 +10,7 @@ const variants: Record<ButtonVariant, string> = {
   primary: "bg-accent text-accent-fg shadow-sm hover:bg-accent-hover",
   secondary: "border border-line-strong bg-surface text-fg shadow-xs hover:bg-sunken",
   ghost: "text-fg-muted hover:bg-sunken hover:text-fg",
+  danger: "bg-red-600 text-white shadow-sm hover:bg-red-700 dark:bg-red-700 dark:hover:bg-red-600",
 };
 
 /**

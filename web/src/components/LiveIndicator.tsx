@@ -6,6 +6,8 @@ const every = `every ${POLL_INTERVAL_MS / 1000} s`;
 /** Props for {@link LiveIndicator}. */
 export interface LiveIndicatorProps {
   status: LiveStatus;
+  /** For browser tests; "live-mode" unless a page shows more than one. */
+  testId?: string;
 }
 
 const looks = {
@@ -30,13 +32,13 @@ function explain({ mode, reason }: LiveStatus): string {
  * stream fails, refetching ("Polling every 2 s"). The tooltip, and for screen
  * readers the status text itself, says why.
  */
-export function LiveIndicator({ status }: LiveIndicatorProps) {
+export function LiveIndicator({ status, testId = "live-mode" }: LiveIndicatorProps) {
   const look = looks[status.mode];
   const explanation = explain(status);
   return (
     <span
       role="status"
-      data-testid="live-mode"
+      data-testid={testId}
       data-mode={status.mode}
       title={explanation}
       className="inline-flex cursor-help items-center gap-1.5 rounded-full border border-line bg-surface px-2 py-0.5 text-xs font-medium text-fg-muted"

@@ -1,18 +1,22 @@
 import type { Timestamp } from "@bufbuild/protobuf/wkt";
 import { Code } from "@connectrpc/connect";
 import { type Task, TaskStatus } from "@promptline/proto";
-import { useLayoutEffect, useRef } from "react";
+import { useEffect, useState } from "react";
 import { Link, useParams } from "react-router";
 import { buttonClass } from "../components/Button";
 import { CopyButton } from "../components/CopyButton";
 import { ErrorNotice } from "../components/ErrorNotice";
 import { Facts } from "../components/Facts";
 import { LiveIndicator } from "../components/LiveIndicator";
+import { ChainPanel } from "../components/lineage/ChainPanel";
+import { LineagePanel } from "../components/lineage/LineagePanel";
 import { PageHeader } from "../components/PageHeader";
 import { Panel } from "../components/Panel";
 import { RelativeTime, useNow } from "../components/RelativeTime";
 import { Skeleton } from "../components/Skeleton";
 import { StatusChip } from "../components/StatusChip";
+import { ErrorPanel } from "../components/taskDetail/ErrorPanel";
+import { OutputPanel } from "../components/taskDetail/OutputPanel";
 import {
   formatAbsolute,
   formatCost,
@@ -25,13 +29,16 @@ import {
   toDate,
   toMs,
 } from "../format";
+import { type Lineage, movedOnFrom, neighboursOf, withLatestTask } from "../lineage/lineage";
+import { type LineageWatch, useLineage } from "../lineage/useLineage";
 import { useTaskWatch } from "../live/useTaskWatch";
 import type { LiveStatus } from "../live/watchLoop";
 
 /**
  * One task: its status, prompt, output, error, timings, model and usage.
  * While the task can still change it is watched live (output appears as it
- * is written), or polled every 2 s when the stream can't be used.
+ * is written), or polled every 2 s when the stream can't be used. A task
+ * linked to others also shows its lineage graph and its chain.
  */
 export function TaskDetailPage() {
   const { id = "" } = useParams();
@@ -41,6 +48,14 @@ export function TaskDetailPage() {
 
 function TaskDetail({ id }: { id: string }) {
   const { query, task, live } = useTaskWatch(id);
+  const { refetch } = query;
+  const [seen, setSeen] = useState<Task | undefined>(undefined);
+  const lineage = useLineage(id, { chainId: task?.chainId ?? "", onTaskChanged: setSeen });
+  const inLineage = lineage.query.data?.tasks.find((t) => t.id === id);
+  // A finished task's own watch has ended; a retry upstream brings it back to life.
+  useEffect(() => {
+    if (movedOnFrom(task, seen) || movedOnFrom(task, inLineage)) void refetch();
+  }, [task, seen, inLineage, refetch]);
 
   if (task === undefined) {
     if (query.isPending) return <DetailSkeleton />;
@@ -61,7 +76,11 @@ function TaskDetail({ id }: { id: string }) {
     }
     return <TaskNotFound id={id} />;
   }
-  return <TaskView task={task} live={live} />;
+  const refresh = () => {
+    void refetch();
+    void lineage.query.refetch();
+  };
+  return <TaskView task={task} live={live} lineage={lineage} onChainChanged={refresh} />;
 }
 
 function BackLink() {
@@ -75,8 +94,23 @@ function BackLink() {
   );
 }
 
-function TaskView({ task, live }: { task: Task; live: LiveStatus }) {
+interface TaskViewProps {
+  task: Task;
+  live: LiveStatus;
+  lineage: LineageWatch;
+  onChainChanged: () => void;
+}
+
+function TaskView({ task, live, lineage, onChainChanged }: TaskViewProps) {
   const active = isActive(task.status);
+  const data = lineage.query.data;
+  // The header's copy of this task is the freshest: it has its own stream.
+  const linked: Lineage | undefined =
+    data !== undefined && data.edges.length > 0 ? withLatestTask(data, task) : undefined;
+  const upstream = linked === undefined ? [] : neighboursOf(linked, task.id).upstream;
+  const waitingFor = upstream.map((n) => n.task).filter((t) => t.status !== TaskStatus.COMPLETED);
+  const parent = upstream.find((n) => n.kind === "derived")?.task;
+  const rendered = task.renderedPrompt !== "" && task.renderedPrompt !== task.prompt;
   return (
     <>
       <title>{`${taskTitle(task, 60)} · Promptline`}</title>
@@ -90,9 +124,26 @@ function TaskView({ task, live }: { task: Task; live: LiveStatus }) {
               created <RelativeTime value={task.createdAt} />
             </span>
             {active && <LiveIndicator status={live} />}
+            {linked !== undefined && (
+              <a href="#chain" className="text-accent-text underline">
+                In a chain of {linked.totals?.tasks ?? linked.tasks.length} tasks
+              </a>
+            )}
           </span>
         }
-        actions={<StatusChip status={task.status} testId="task-status" size="md" />}
+        actions={
+          <>
+            <StatusChip status={task.status} testId="task-status" size="md" />
+            <Link to={`/tasks/new?from=${task.id}`} className={buttonClass("secondary", "sm")}>
+              Duplicate
+            </Link>
+            {task.status === TaskStatus.COMPLETED && (
+              <Link to={`/tasks/new?parent=${task.id}`} className={buttonClass("primary", "sm")}>
+                Use as new task
+              </Link>
+            )}
+          </>
+        }
       />
 
       <div className="grid gap-6 lg:grid-cols-[minmax(0,1fr)_24rem]">
@@ -100,12 +151,25 @@ function TaskView({ task, live }: { task: Task; live: LiveStatus }) {
           {(task.status === TaskStatus.FAILED || task.error !== undefined) && (
             <ErrorPanel task={task} />
           )}
-          <OutputPanel task={task} />
+          <OutputPanel task={task} waitingFor={waitingFor} />
           <Panel title="Prompt" actions={<CopyButton text={task.prompt} label="Copy prompt" />}>
             <pre className="max-h-96 overflow-auto font-mono text-sm break-words whitespace-pre-wrap">
               {task.prompt}
             </pre>
           </Panel>
+          {rendered && (
+            <Panel
+              title="Prompt as sent"
+              actions={<CopyButton text={task.renderedPrompt} label="Copy prompt as sent" />}
+            >
+              <pre
+                data-testid="rendered-prompt"
+                className="max-h-96 overflow-auto font-mono text-sm break-words whitespace-pre-wrap"
+              >
+                {task.renderedPrompt}
+              </pre>
+            </Panel>
+          )}
           {task.systemPrompt !== "" && (
             <Panel title="System message">
               <pre className="max-h-64 overflow-auto font-mono text-sm break-words whitespace-pre-wrap">
@@ -161,9 +225,9 @@ function TaskView({ task, live }: { task: Task; live: LiveStatus }) {
                         value: (
                           <Link
                             to={`/tasks/${task.parentTaskId}`}
-                            className="font-mono text-xs text-accent-text underline"
+                            className={`text-accent-text underline ${parent === undefined ? "font-mono text-xs" : ""}`}
                           >
-                            {task.parentTaskId}
+                            {parent !== undefined ? taskTitle(parent, 60) : task.parentTaskId}
                           </Link>
                         ),
                       },
@@ -179,6 +243,18 @@ function TaskView({ task, live }: { task: Task; live: LiveStatus }) {
           </Panel>
         </div>
       </div>
+
+      {linked !== undefined && (
+        <div className="mt-6 space-y-6">
+          <LineagePanel lineage={linked} currentId={task.id} />
+          <ChainPanel
+            lineage={linked}
+            currentId={task.id}
+            live={lineage.live}
+            onChanged={onChainChanged}
+          />
+        </div>
+      )}
     </>
   );
 }
@@ -207,109 +283,6 @@ function paramFacts(task: Task) {
       mono: p !== undefined && p.stop.length > 0,
     },
   ];
-}
-
-function emptyOutputMessage(status: TaskStatus): string {
-  switch (status) {
-    case TaskStatus.PENDING:
-    case TaskStatus.QUEUED:
-      return "No output yet: the task is waiting for a worker.";
-    case TaskStatus.RUNNING:
-      return "Waiting for the model's first tokens…";
-    case TaskStatus.COMPLETED:
-      return "The model returned an empty answer.";
-    default:
-      return "No output.";
-  }
-}
-
-// Close enough to the bottom to keep following new output.
-const PINNED_SLACK_PX = 24;
-
-function OutputPanel({ task }: { task: Task }) {
-  const writing = task.status === TaskStatus.RUNNING;
-  const outputRef = useRef<HTMLPreElement>(null);
-  const pinned = useRef(true);
-
-  // Follow the output as it grows, unless the reader scrolled up to read.
-  // biome-ignore lint/correctness/useExhaustiveDependencies: runs again whenever the output grows
-  useLayoutEffect(() => {
-    const el = outputRef.current;
-    if (el !== null && writing && pinned.current) el.scrollTop = el.scrollHeight;
-  }, [task.output, writing]);
-
-  return (
-    <Panel
-      title="Output"
-      actions={
-        <div className="flex items-center gap-3">
-          {writing && (
-            <span className="inline-flex items-center gap-1.5 text-xs text-fg-muted">
-              <span
-                aria-hidden="true"
-                className="size-1.5 rounded-full bg-amber-500 motion-safe:animate-pulse"
-              />
-              Writing…
-            </span>
-          )}
-          <CopyButton text={task.output} label="Copy output" />
-        </div>
-      }
-    >
-      {task.output === "" ? (
-        <p className="text-sm text-fg-muted">{emptyOutputMessage(task.status)}</p>
-      ) : (
-        <pre
-          ref={outputRef}
-          data-testid="task-output"
-          aria-busy={writing}
-          onScroll={(e) => {
-            const el = e.currentTarget;
-            pinned.current = el.scrollHeight - el.scrollTop - el.clientHeight < PINNED_SLACK_PX;
-          }}
-          className={`max-h-[32rem] overflow-auto font-mono text-sm leading-relaxed break-words whitespace-pre-wrap ${writing ? "after:ml-px after:text-accent after:content-['▍'] motion-safe:after:animate-caret" : ""}`}
-        >
-          {task.output}
-        </pre>
-      )}
-    </Panel>
-  );
-}
-
-function ErrorPanel({ task }: { task: Task }) {
-  const err = task.error;
-  return (
-    <section
-      data-testid="task-error"
-      aria-labelledby="task-error-heading"
-      className="rounded-xl border border-red-200 bg-red-50 p-4 text-red-950 dark:border-red-900 dark:bg-red-950/40 dark:text-red-100"
-    >
-      <h2 id="task-error-heading" className="text-sm font-semibold">
-        {task.status === TaskStatus.CANCELLED ? "Why it was cancelled" : "Why it failed"}
-      </h2>
-      {err === undefined ? (
-        <p className="mt-2 text-sm">The task failed without reporting an error.</p>
-      ) : (
-        <>
-          <p className="mt-2 text-sm break-words whitespace-pre-wrap">
-            {err.message !== "" ? err.message : "No message was given."}
-          </p>
-          <dl className="mt-3 flex flex-wrap gap-x-6 gap-y-1 text-xs">
-            <div className="flex gap-1.5">
-              <dt className="opacity-75">Code</dt>
-              <dd className="font-mono font-medium">{err.code !== "" ? err.code : "—"}</dd>
-            </div>
-            <div className="flex gap-1.5">
-              <dt className="opacity-75">HTTP status</dt>
-              <dd className="font-mono font-medium">
-                {err.httpStatus !== 0 ? err.httpStatus : "—"}
-              </dd>
-            </div>
-          </dl>
-        </>
-      )}
-    </section>
-  );
 }
 
 function TimingPanel({ task }: { task: Task }) {

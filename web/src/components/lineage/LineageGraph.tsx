@@ -1,0 +1,133 @@
+import "@xyflow/react/dist/style.css";
+import {
+  Controls,
+  type FitViewOptions,
+  Handle,
+  type NodeProps,
+  Position,
+  ReactFlow,
+  useReactFlow,
+  useStore,
+} from "@xyflow/react";
+import { useEffect, useMemo } from "react";
+import { Link } from "react-router";
+import { statusLabel } from "../../format";
+import type { Lineage } from "../../lineage/lineage";
+import { lineageGraph, lineageShape, type TaskNode } from "../../lineage/lineageLayout";
+import { StatusChip } from "../StatusChip";
+
+/** Props for {@link LineageGraph}. */
+export interface LineageGraphProps {
+  lineage: Lineage;
+  /** The task the page is about: highlighted, and the view centres on it in a large graph. */
+  currentId: string;
+}
+
+const MIN_HEIGHT = 180;
+const MAX_HEIGHT = 520;
+/** Up to this many tasks the whole graph is fitted; beyond, the current task and its neighbours. */
+const FIT_ALL_UP_TO = 12;
+
+const nodeTypes = { task: TaskNodeView };
+
+/**
+ * The lineage as a graph, top to bottom: one node per task (a link to it),
+ * `derived` edges solid, `depends_on` edges dashed and named. Read-only:
+ * nodes can't be dragged or connected; the view pans, and zooms with the
+ * buttons, not the scroll wheel, so the page scrolls past it normally.
+ */
+export function LineageGraph({ lineage, currentId }: LineageGraphProps) {
+  const model = useMemo(() => lineageGraph(lineage, currentId), [lineage, currentId]);
+  const fitView = useMemo<FitViewOptions>(() => {
+    if (model.nodes.length <= FIT_ALL_UP_TO) return { padding: 0.12, maxZoom: 1 };
+    const near = new Set([currentId]);
+    for (const e of model.edges) {
+      if (e.source === currentId) near.add(e.target);
+      if (e.target === currentId) near.add(e.source);
+    }
+    return { padding: 0.2, maxZoom: 1, nodes: [...near].map((id) => ({ id })) };
+  }, [model, currentId]);
+  const height = Math.min(MAX_HEIGHT, Math.max(MIN_HEIGHT, model.height + 24));
+
+  return (
+    <div
+      data-testid="lineage-graph"
+      className="lineage-graph overflow-hidden rounded-lg border border-line bg-sunken/40"
+      style={{ height }}
+    >
+      <ReactFlow
+        // A new shape is laid out and fitted afresh; status changes keep the view.
+        key={lineageShape(lineage)}
+        nodes={model.nodes}
+        edges={model.edges}
+        nodeTypes={nodeTypes}
+        fitView
+        fitViewOptions={fitView}
+        minZoom={0.1}
+        maxZoom={1.5}
+        nodesDraggable={false}
+        nodesConnectable={false}
+        elementsSelectable={false}
+        nodesFocusable={false}
+        edgesFocusable={false}
+        disableKeyboardA11y
+        zoomOnScroll={false}
+        zoomOnDoubleClick={false}
+        preventScrolling={false}
+        colorMode="system"
+        aria-label="Lineage graph"
+      >
+        <Controls showInteractive={false} position="top-right" />
+        <FitOnResize options={fitView} />
+      </ReactFlow>
+    </div>
+  );
+}
+
+/** Fits the view again when the graph's width changes (a phone turned, a window resized). */
+function FitOnResize({ options }: { options: FitViewOptions }) {
+  const width = useStore((s) => s.width);
+  const { fitView } = useReactFlow();
+  useEffect(() => {
+    if (width > 0) void fitView(options);
+  }, [width, fitView, options]);
+  return null;
+}
+
+// React Flow turns pointer events off on nodes it gives no interaction of its
+// own (none here: read-only); the link turns them back on for itself.
+function TaskNodeView({ id, data }: NodeProps<TaskNode>) {
+  return (
+    <>
+      <Handle type="target" position={Position.Top} isConnectable={false} className="invisible" />
+      <Link
+        to={`/tasks/${id}`}
+        data-testid="lineage-node"
+        aria-current={data.current ? "page" : undefined}
+        aria-label={`${data.title}, ${statusLabel(data.status)}, ${data.model}${data.current ? " (this task)" : ""}`}
+        className={`nopan pointer-events-auto flex h-full w-full flex-col justify-between gap-1.5 rounded-lg border bg-surface px-3 py-2 text-left shadow-xs transition-colors hover:border-accent focus-visible:outline-2 focus-visible:outline-offset-2 focus-visible:outline-focus ${
+          data.current ? "border-accent ring-2 ring-accent/40" : "border-line-strong"
+        }`}
+      >
+        <span className="flex items-center justify-between gap-2">
+          <span className="truncate text-sm font-medium text-fg">{data.title}</span>
+          {data.current && (
+            <span className="shrink-0 rounded bg-accent px-1.5 py-0.5 text-[10px] font-semibold tracking-wide text-accent-fg uppercase">
+              This task
+            </span>
+          )}
+        </span>
+        <span className="flex items-center justify-between gap-2">
+          <StatusChip status={data.status} />
+          <span className="truncate font-mono text-[11px] text-fg-subtle">{data.model}</span>
+        </span>
+      </Link>
+      <Handle
+        type="source"
+        position={Position.Bottom}
+        isConnectable={false}
+        className="invisible"
+      />
+    </>
+  );
+}

@@ -1,0 +1,280 @@
+import { TaskStatus } from "@promptline/proto";
+import type { Browser, Page } from "playwright-core";
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
+import { startTestApp, type TestApp } from "../../server/test/harness.js";
+import { connectClient, settled, type TaskClient } from "../../server/test/task-client.js";
+import { launchChromium, screenshot, screenshotOf } from "./browser.js";
+
+const ECHO = "simulator/echo";
+let app: TestApp;
+let client: TaskClient;
+let browser: Browser;
+let page: Page;
+
+beforeAll(async () => {
+  [app, browser] = await Promise.all([startTestApp(), launchChromium()]);
+  client = connectClient(app.url);
+});
+
+afterAll(async () => {
+  await browser?.close();
+  await app?.close();
+});
+
+beforeEach(async () => {
+  page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
+});
+
+afterEach(async () => {
+  await page.close();
+});
+
+/** The graph's node links, each named "<title>, <status>, <model>". */
+function graphNodes(p: Page) {
+  return p.getByTestId("lineage-node");
+}
+
+async function nodeLabels(p: Page): Promise<string[]> {
+  return graphNodes(p).evaluateAll((links) => links.map((l) => l.getAttribute("aria-label") ?? ""));
+}
+
+function status(p: Page, word: string) {
+  return p.getByTestId("task-status").filter({ hasText: word });
+}
+
+describe("chains in Chromium", () => {
+  it("shows a three-step chain as a live graph, and a node opens its task", async () => {
+    const { tasks } = await client.batchCreateTasks({
+      tasks: [
+        // Slow enough that the page sees the chain before it has run.
+        { ref: "a", name: "step one", prompt: "[[sim ttft=1500]] one", model: ECHO },
+        {
+          ref: "b",
+          parentRef: "a",
+          name: "step two",
+          prompt: "two {{parent.output}}",
+          model: ECHO,
+        },
+        { parentRef: "b", name: "step three", prompt: "three {{parent.output}}", model: ECHO },
+      ],
+    });
+    const [first, , last] = tasks;
+    await page.goto(`${app.url}/tasks/${last?.id}`);
+
+    await expect.poll(() => graphNodes(page).count(), { timeout: 10_000 }).toBe(3);
+    const early = await nodeLabels(page);
+    expect(early.some((l) => !l.includes(", completed,"))).toBe(true);
+    await screenshot(page, "chain-graph-running");
+
+    await expect
+      .poll(async () => (await nodeLabels(page)).filter((l) => l.includes(", completed,")).length, {
+        timeout: 20_000,
+      })
+      .toBe(3);
+    await status(page, "completed").waitFor({ timeout: 10_000 });
+    expect(await page.getByTestId("task-output").textContent()).toBe(
+      "Echo: three Echo: two Echo: one",
+    );
+    expect(await page.getByTestId("rendered-prompt").textContent()).toBe(
+      "three Echo: two Echo: one",
+    );
+    expect(await nodeLabels(page)).toEqual([
+      `step one, completed, ${ECHO}`,
+      `step two, completed, ${ECHO}`,
+      `step three, completed, ${ECHO} (this task)`,
+    ]);
+    // The same links in words, and the chain's totals and table.
+    expect(await page.getByTestId("lineage-upstream").textContent()).toContain("step two");
+    expect(await page.getByTestId("lineage-downstream").textContent()).toContain("Nothing yet");
+    expect(await page.getByTestId("chain-row").count()).toBe(3);
+    expect(await page.getByTestId("chain-totals").textContent()).toMatch(/Tasks3/);
+    await page.getByTestId("lineage-graph").scrollIntoViewIfNeeded();
+    await screenshot(page, "chain-graph");
+    // Small and dark screens get the same graph, and the links in words.
+    await page.setViewportSize({ width: 390, height: 844 });
+    await page.emulateMedia({ colorScheme: "dark" });
+    const lineagePanel = page.getByRole("region", { name: "Lineage" });
+    await expect.poll(() => graphNodes(page).first().isVisible()).toBe(true);
+    await screenshotOf(lineagePanel, "chain-graph-mobile-dark");
+    await page.setViewportSize({ width: 1280, height: 900 });
+    await page.emulateMedia({ colorScheme: "light" });
+
+    // A click on a node opens that task; so does Enter on a focused one.
+    await graphNodes(page).filter({ hasText: "step one" }).click();
+    await page.waitForURL(`**/tasks/${first?.id}`);
+    await page.getByRole("heading", { level: 1, name: "step one" }).waitFor();
+    const two = page.getByRole("link", { name: `step two, completed, ${ECHO}` });
+    await two.waitFor();
+    await two.focus();
+    await page.keyboard.press("Enter");
+    await page.getByRole("heading", { level: 1, name: "step two" }).waitFor();
+    expect(await page.getByTestId("lineage-upstream").textContent()).toContain("step one");
+    expect(await page.getByTestId("lineage-downstream").textContent()).toContain("step three");
+  });
+
+  it("uses a completed task as the parent of a new one, its output passed on", async () => {
+    const { task: source } = await client.createTask({
+      name: "the source",
+      prompt: "hello chain",
+      model: ECHO,
+      params: { temperature: 0.3 },
+    });
+    await settled(client, source?.id ?? "");
+    await page.goto(`${app.url}/tasks/${source?.id}`);
+    await page.getByRole("link", { name: "Use as new task" }).click();
+    await page.waitForURL(`**/tasks/new?parent=${source?.id}`);
+
+    const prompt = page.getByLabel("Prompt", { exact: true });
+    await expect.poll(() => prompt.inputValue()).toBe("{{parent.output}}");
+    expect(await page.getByTestId("made-from").textContent()).toContain("the source");
+    expect(await page.getByLabel("Temperature").inputValue()).toBe("0.3");
+    expect(await page.getByLabel("Model").inputValue()).toBe(ECHO);
+    // Pasting puts the output itself in the prompt; the reference comes back on request.
+    await page.getByLabel("Pasted into the prompt now, to edit").check();
+    expect(await prompt.inputValue()).toBe("Echo: hello chain");
+    await page.getByLabel(/As \{\{parent\.output\}\}/).check();
+    expect(await prompt.inputValue()).toBe("{{parent.output}}");
+    await prompt.fill("Shorten: {{parent.output}}");
+    await page.getByLabel("Name").fill("the child");
+    await screenshot(page, "chain-use-as-new-task");
+
+    await page.getByRole("button", { name: "Create task" }).click();
+    await page.waitForURL(/\/tasks\/[0-9a-f-]{36}$/);
+    await status(page, "completed").waitFor({ timeout: 15_000 });
+    expect(await page.getByTestId("task-output").textContent()).toBe(
+      "Echo: Shorten: Echo: hello chain",
+    );
+    await graphNodes(page).nth(1).waitFor();
+    expect(await page.getByTestId("lineage-upstream").textContent()).toContain("the source");
+    await screenshot(page, "chain-child-done");
+  });
+
+  it("duplicates a task, and shows dependency errors next to the row they name", async () => {
+    const { task: source } = await client.createTask({
+      name: "to copy",
+      prompt: "About {{vars.topic}}",
+      model: ECHO,
+      vars: { topic: "otters" },
+    });
+    await page.goto(`${app.url}/tasks/${source?.id}`);
+    await page.getByRole("link", { name: "Duplicate" }).click();
+    await page.waitForURL(`**/tasks/new?from=${source?.id}`);
+    const prompt = page.getByLabel("Prompt", { exact: true });
+    await expect.poll(() => prompt.inputValue()).toBe("About {{vars.topic}}");
+    expect(await page.getByLabel("Variable 1: value").inputValue()).toBe("otters");
+    expect(await page.getByTestId("made-from").count()).toBe(0);
+
+    await prompt.fill("{{deps.notes.output}} about {{vars.topic}}");
+    await page.getByText("Wait for other tasks").click();
+    await page.getByRole("button", { name: "Add a task" }).click();
+    const missing = "0190a5c8-0000-7000-8000-000000000000";
+    await page.getByLabel("Task 1: id or link").fill(`${app.url}/tasks/${missing}`);
+    await page.getByLabel("Task 1: name (optional)").fill("notes");
+    await page.getByRole("button", { name: "Create task" }).click();
+    const rowError = page.locator(`[id$="-task-id-error"]`);
+    await rowError.filter({ hasText: `task ${missing} does not exist` }).waitFor();
+    await screenshot(page, "chain-dependency-error");
+
+    // A reference to a dependency that has no name is the prompt's problem.
+    await page.getByLabel("Task 1: id or link").fill(source?.id ?? "");
+    await page.getByLabel("Task 1: name (optional)").fill("");
+    await page.getByRole("button", { name: "Create task" }).click();
+    await page.getByText("uses {{deps.notes.output}} but no dependency is named notes").waitFor();
+    expect(await page.getByLabel("Prompt", { exact: true }).getAttribute("aria-invalid")).toBe(
+      "true",
+    );
+
+    await page.getByLabel("Task 1: name (optional)").fill("notes");
+    await page.getByRole("button", { name: "Create task" }).click();
+    await page.waitForURL(/\/tasks\/[0-9a-f-]{36}$/);
+    await status(page, "completed").waitFor({ timeout: 15_000 });
+    expect(await page.getByTestId("task-output").textContent()).toBe(
+      "Echo: Echo: About otters about otters",
+    );
+    await page.getByTestId("lineage-graph").waitFor();
+    expect(await page.getByTestId("lineage-upstream").textContent()).toContain(
+      "waits for it as notes",
+    );
+    await screenshotOf(page.getByRole("region", { name: "Lineage" }), "chain-dependency-graph");
+  });
+
+  it("shows a failed middle step cancelling the last, and retries the chain from it", async () => {
+    const key = crypto.randomUUID();
+    const { tasks } = await client.batchCreateTasks({
+      tasks: [
+        { ref: "a", name: "first step", prompt: "first", model: ECHO },
+        {
+          ref: "b",
+          parentRef: "a",
+          name: "middle step",
+          // Fails once (400, not retried), then succeeds when retried.
+          prompt: `[[sim status=400 warmup=1 key=${key}]] middle {{parent.output}}`,
+          model: ECHO,
+        },
+        { parentRef: "b", name: "last step", prompt: "last {{parent.output}}", model: ECHO },
+      ],
+    });
+    const last = tasks[2];
+    await page.goto(`${app.url}/tasks/${last?.id}`);
+    await status(page, "cancelled").waitFor({ timeout: 15_000 });
+    const error = page.getByTestId("task-error");
+    await error.waitFor({ timeout: 10_000 });
+    expect(await error.textContent()).toContain("UPSTREAM_FAILED");
+    await expect
+      .poll(async () => (await nodeLabels(page)).map((l) => l.split(", ")[1]), { timeout: 10_000 })
+      .toEqual(["completed", "failed", "cancelled"]);
+    await screenshot(page, "chain-upstream-failed");
+
+    await page
+      .getByRole("button", { name: "Retry from here: middle step" })
+      .click({ timeout: 10_000 });
+    await status(page, "completed").waitFor({ timeout: 20_000 });
+    expect(await page.getByTestId("task-output").textContent()).toBe(
+      "Echo: last Echo: middle Echo: first",
+    );
+    await expect
+      .poll(async () => (await nodeLabels(page)).map((l) => l.split(", ")[1]), { timeout: 10_000 })
+      .toEqual(["completed", "completed", "completed"]);
+    await screenshot(page, "chain-retried");
+  }, 60_000);
+
+  it("cancels a whole chain after asking, and re-runs a step with changes", async () => {
+    const { tasks } = await client.batchCreateTasks({
+      tasks: [
+        { ref: "a", name: "quick", prompt: "quick", model: ECHO },
+        {
+          ref: "b",
+          parentRef: "a",
+          name: "slow",
+          prompt: "[[sim ttft=20000]] slow {{parent.output}}",
+          model: ECHO,
+        },
+        { parentRef: "b", name: "after slow", prompt: "after {{parent.output}}", model: ECHO },
+      ],
+    });
+    const slow = tasks[1];
+    await page.goto(`${app.url}/tasks/${slow?.id}`);
+    await status(page, "running").waitFor({ timeout: 15_000 });
+    await page.getByRole("button", { name: "Cancel chain" }).click();
+    const dialog = page.getByRole("dialog", { name: "Cancel the whole chain?" });
+    await dialog.waitFor();
+    await screenshot(page, "chain-cancel-confirm");
+    await dialog.getByRole("button", { name: "Cancel chain" }).click();
+    await status(page, "cancelled").waitFor({ timeout: 10_000 });
+    await expect
+      .poll(async () => (await nodeLabels(page)).map((l) => l.split(", ")[1]), { timeout: 10_000 })
+      .toEqual(["completed", "cancelled", "cancelled"]);
+
+    await page.getByRole("button", { name: "Re-run with changes: slow" }).click();
+    const rerun = page.getByRole("dialog", { name: /Re-run “slow” with changes/ });
+    await rerun.getByLabel("Prompt").fill("fast now {{parent.output}}");
+    await screenshot(page, "chain-rerun-dialog");
+    await rerun.getByRole("button", { name: "Re-run" }).click();
+    await page.waitForURL((url) => !url.pathname.endsWith(slow?.id ?? ""));
+    await status(page, "completed").waitFor({ timeout: 15_000 });
+    expect(await page.getByTestId("task-output").textContent()).toBe("Echo: fast now Echo: quick");
+    const branch = await client.getTask({ id: page.url().split("/").at(-1) ?? "" });
+    expect(branch.task?.parentTaskId).toBe(tasks[0]?.id);
+    expect((await client.getTask({ id: slow?.id ?? "" })).task?.status).toBe(TaskStatus.CANCELLED);
+  });
+});
