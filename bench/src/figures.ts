@@ -68,6 +68,8 @@ export interface ScenarioResult {
   /** 1-minute load average before and after: how busy the machine was besides us. */
   loadAverage: { before: number; after: number };
   durationS: number;
+  /** When it ended (ISO): scenarios merged into an earlier run's results keep their own. */
+  measuredAt: string;
 }
 
 /**
@@ -147,6 +149,7 @@ function compare(value: number, op: "<" | "<=" | ">=", bound: number): boolean {
 /** Three significant digits, thousands separated: how every number in the report reads. */
 export function formatNumber(value: number): string {
   if (!Number.isFinite(value)) return String(value);
+  if (Number.isInteger(value)) return value.toLocaleString("en-US");
   const abs = Math.abs(value);
   const digits = abs >= 100 ? 0 : abs >= 10 ? 1 : abs >= 1 ? 2 : 3;
   return value.toLocaleString("en-US", {

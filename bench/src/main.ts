@@ -16,6 +16,9 @@
  *                                       instead of a WatchTask stream
  *   pnpm bench -- --repetitions=1       fewer runs per figure (a quick look, or a profile)
  *   pnpm bench -- --list                the scenario ids
+ *   pnpm bench -- --report-only         BENCHMARKS.md again from latest.json (after editing bench/NOTES.md)
+ *   pnpm bench -- --only=create-latency --merge
+ *                                       re-measure some scenarios into latest.json and BENCHMARKS.md
  *   pnpm bench -- --json=PATH --markdown=PATH
  *
  * Environment: BENCH_DATABASE_URL (a PostgreSQL server's maintenance
@@ -48,12 +51,28 @@ const { values: args } = parseArgs({
     "e2e-observer": { type: "string" },
     repetitions: { type: "string" },
     list: { type: "boolean", default: false },
+    "report-only": { type: "boolean", default: false },
+    merge: { type: "boolean", default: false },
   },
   strict: true,
 });
 
 if (args.list) {
   for (const s of SCENARIOS) console.log(`${s.id.padEnd(18)} ${s.title}`);
+  process.exit(0);
+}
+
+const notesPath = path.join(REPO_ROOT, "bench/NOTES.md");
+const readNotes = () => readFile(notesPath, "utf8").catch(() => undefined);
+
+if (args["report-only"]) {
+  // Re-renders the Markdown from results already measured, e.g. after editing bench/NOTES.md.
+  const from = path.resolve(args.json ?? path.join(REPO_ROOT, "bench/results/latest.json"));
+  const to = path.resolve(args.markdown ?? path.join(REPO_ROOT, "BENCHMARKS.md"));
+  await writeFile(to, toMarkdown(await readReport(from), await readNotes()));
+  console.log(
+    `wrote ${path.relative(process.cwd(), to)} from ${path.relative(process.cwd(), from)}`,
+  );
   process.exit(0);
 }
 
@@ -137,7 +156,7 @@ const results = await Scope.with(async (scope) => {
   return done;
 });
 
-const report: BenchReport = {
+const measured: BenchReport = {
   schema: 1,
   mode: settings.mode,
   startedAt: new Date(began).toISOString(),
@@ -149,7 +168,8 @@ const report: BenchReport = {
   settings,
   scenarios: results,
 };
-const notes = await readFile(path.join(REPO_ROOT, "bench/NOTES.md"), "utf8").catch(() => undefined);
+const report = args.merge ? await mergeInto(jsonPath, measured) : measured;
+const notes = await readNotes();
 await mkdir(path.dirname(jsonPath), { recursive: true });
 await writeFile(jsonPath, `${JSON.stringify(report, null, 2)}\n`);
 await mkdir(path.dirname(markdownPath), { recursive: true });
@@ -173,6 +193,7 @@ async function runScenario(ctx: BenchContext, scenario: Scenario): Promise<Scena
       runs: [],
       loadAverage: { before: loadAverage(), after: loadAverage() },
       durationS: 0,
+      measuredAt: new Date().toISOString(),
     };
   }
   const before = loadAverage();
@@ -188,6 +209,7 @@ async function runScenario(ctx: BenchContext, scenario: Scenario): Promise<Scena
       runs: outcome.samples.map((s) => ({ values: s.values, ...s.detail })),
       loadAverage: { before, after: loadAverage() },
       durationS: (Date.now() - started) / 1000,
+      measuredAt: new Date().toISOString(),
     };
     log(`${scenario.id}: done in ${result.durationS.toFixed(0)} s`);
     return result;
@@ -203,12 +225,57 @@ async function runScenario(ctx: BenchContext, scenario: Scenario): Promise<Scena
       runs: [],
       loadAverage: { before, after: loadAverage() },
       durationS: (Date.now() - started) / 1000,
+      measuredAt: new Date().toISOString(),
     };
   }
 }
 
+/** A results file as written by this bench; files from before `measuredAt` existed get the run's end. */
+async function readReport(file: string): Promise<BenchReport> {
+  const report = JSON.parse(await readFile(file, "utf8")) as BenchReport;
+  const measuredAt = (s: ScenarioResult): string | undefined => s.measuredAt;
+  return {
+    ...report,
+    scenarios: report.scenarios.map((s) => ({
+      ...s,
+      measuredAt: measuredAt(s) ?? report.finishedAt,
+    })),
+  };
+}
+
+/**
+ * `--merge`: the scenarios just measured replace theirs in an earlier full
+ * run's results (a scenario re-measured after a fix, or after it failed),
+ * and the report says which were merged, when and on which commit.
+ */
+async function mergeInto(file: string, fresh: BenchReport): Promise<BenchReport> {
+  const earlier = await readReport(file);
+  const byId = new Map(earlier.scenarios.map((s) => [s.id, s]));
+  for (const s of fresh.scenarios) byId.set(s.id, s);
+  return {
+    ...earlier,
+    scenarios: SCENARIOS.flatMap((s) => byId.get(s.id) ?? []),
+    merged: [
+      ...(earlier.merged ?? []),
+      { ids: fresh.scenarios.map((s) => s.id), at: fresh.finishedAt, git: fresh.git },
+    ],
+  };
+}
+
 function defaultOutputs(): { json: string; markdown: string } {
   const results = path.join(REPO_ROOT, "bench/results");
+  if (args.merge) {
+    if (only === undefined || args.smoke || args.repetitions !== undefined || args.profile) {
+      console.error(
+        "--merge needs --only, and a full run (no --smoke, --repetitions or --profile)",
+      );
+      process.exit(2);
+    }
+    return {
+      json: path.join(results, "latest.json"),
+      markdown: path.join(REPO_ROOT, "BENCHMARKS.md"),
+    };
+  }
   if (args.smoke) {
     return { json: path.join(results, "smoke.json"), markdown: path.join(results, "smoke.md") };
   }

@@ -12,6 +12,8 @@ export interface BenchReport {
   durationS: number;
   /** `--only` filter in effect, if any. */
   only: string[] | undefined;
+  /** Scenarios re-measured later with `--merge` and put in place of this run's. */
+  merged?: Array<{ ids: string[]; at: string; git: GitInfo }>;
   machine: MachineInfo;
   git: GitInfo;
   settings: BenchSettings;
@@ -41,47 +43,65 @@ export function toMarkdown(report: BenchReport, notes: string | undefined): stri
     "",
   );
   out.push(
-    "Run it with `pnpm bench` (about 15 minutes; needs PostgreSQL and Redis as for `pnpm test`). `pnpm bench -- --only=throughput,e2e-latency` runs some scenarios (into `bench/results/partial.*`), `pnpm bench -- --smoke` runs everything tiny (what `pnpm test` does), `pnpm bench -- --profile` also writes V8 CPU profiles of Promptline's processes to `bench/results/profiles/`.",
+    "Run it with `pnpm bench` (15–25 minutes, longer the busier the machine; needs PostgreSQL and Redis as for `pnpm test`). `pnpm bench -- --only=throughput,e2e-latency` runs some scenarios (into `bench/results/partial.*`), `pnpm bench -- --smoke` runs everything tiny (what `pnpm test` does), `pnpm bench -- --profile` also writes V8 CPU profiles of Promptline's processes to `bench/results/profiles/`.",
     "",
   );
+  for (const m of report.merged ?? []) {
+    out.push(
+      `Re-measured on ${m.at.slice(0, 16).replace("T", " ")} UTC at \`${m.git.commit.slice(0, 12)}\`${m.git.dirty ? " (plus uncommitted changes)" : ""} and merged in: ${m.ids.join(", ")}.`,
+      "",
+    );
+  }
   if (report.only !== undefined) {
     out.push(`Only these scenarios were run: ${report.only.join(", ")}.`, "");
   }
 
   out.push("## Summary", "");
-  out.push("| Scenario | Figure | Promptline | Target | Baseline | Ratio | Met? |");
-  out.push("|---|---|---:|---|---|---:|:---:|");
+  const summary: string[][] = [];
   for (const scenario of report.scenarios) {
     if (scenario.status !== "measured") {
       const why =
         scenario.status === "failed"
           ? `**failed:** ${oneLine(scenario.reason ?? "")}`
           : `not yet measurable: ${scenario.reason ?? ""}`;
-      out.push(`| ${scenario.title} | ${why} | — | — | — | — | — |`);
+      summary.push([scenario.title, why, "—", "—", "—", "—", "—"]);
       continue;
     }
     let first = true;
     for (const figure of scenario.figures.filter((f) => f.role === "promptline")) {
       for (const row of summaryRows(figure)) {
-        out.push(`| ${first ? scenario.title : ""} | ${row.join(" | ")} |`);
+        summary.push([first ? scenario.title : "", ...row]);
         first = false;
       }
     }
   }
-  out.push("");
+  out.push(
+    ...table(
+      ["Scenario", "Figure", "Promptline", "Target", "Baseline", "Ratio", "Met?"],
+      ["left", "left", "right", "left", "left", "right", "left"],
+      summary,
+    ),
+    "",
+  );
 
   const baselines = report.scenarios.flatMap((s) =>
     s.figures.filter((f) => f.role === "baseline").map((f) => ({ scenario: s.title, figure: f })),
   );
   if (baselines.length > 0) {
     out.push("## Baselines", "", "Measured in the same run, on the same PostgreSQL and Redis.", "");
-    out.push("| Scenario | Baseline figure | Median | Runs |", "|---|---|---:|---|");
-    for (const { scenario, figure } of baselines) {
-      out.push(
-        `| ${scenario} | ${figure.label} | ${value(figure)} | ${figure.runs.map(formatNumber).join(", ")} |`,
-      );
-    }
-    out.push("");
+    out.push(
+      ...table(
+        ["Scenario", "Baseline figure", "Median", "Runs"],
+        ["left", "left", "right", "left"],
+        baselines.map(({ scenario, figure }) => [
+          scenario,
+          figure.label,
+          value(figure),
+          figure.runs.map(formatNumber).join(", "),
+        ]),
+      ),
+      "",
+    );
   }
 
   const pending = report.scenarios.filter((s) => s.status === "not-measurable");
@@ -99,19 +119,22 @@ export function toMarkdown(report: BenchReport, notes: string | undefined): stri
     if (s.method.length > 0) out.push("");
     if (s.figures.length > 0) {
       const runs = Math.max(...s.figures.map((f) => f.runs.length));
+      const runHeaders = Array.from({ length: runs }, (_, i) => `Run ${i + 1}`);
       out.push(
-        `| Figure | ${Array.from({ length: runs }, (_, i) => `Run ${i + 1}`).join(" | ")} | Median |`,
-        `|---|${"---:|".repeat(runs)}---:|`,
+        ...table(
+          ["Figure", ...runHeaders, "Median"],
+          ["left", ...runHeaders.map((): Align => "right"), "right"],
+          s.figures.map((f) => [
+            f.unit === "" ? f.label : `${f.label} (${f.unit})`,
+            ...f.runs.map(formatNumber),
+            formatNumber(f.value),
+          ]),
+        ),
+        "",
       );
-      for (const f of s.figures) {
-        out.push(
-          `| ${f.label} (${f.unit}) | ${f.runs.map(formatNumber).join(" | ")} | ${formatNumber(f.value)} |`,
-        );
-      }
-      out.push("");
     }
     out.push(
-      `Took ${formatDuration(s.durationS)}; load average ${formatNumber(s.loadAverage.before)} before, ${formatNumber(s.loadAverage.after)} after.`,
+      `Measured ${s.measuredAt.slice(0, 16).replace("T", " ")} UTC in ${formatDuration(s.durationS)}; load average ${formatNumber(s.loadAverage.before)} before, ${formatNumber(s.loadAverage.after)} after.`,
       "",
     );
   }
@@ -120,6 +143,28 @@ export function toMarkdown(report: BenchReport, notes: string | undefined): stri
     out.push("## Notes", "", notes.trim(), "");
   }
   return out.join("\n");
+}
+
+type Align = "left" | "right";
+
+/**
+ * A Markdown table with every column padded to its widest cell, as the
+ * repository's formatter (Biome) writes them, so a generated report passes
+ * `pnpm lint` unchanged.
+ */
+function table(headers: string[], align: Align[], rows: string[][]): string[] {
+  const widths = headers.map((h, c) =>
+    Math.max(3, h.length, ...rows.map((row) => (row[c] ?? "").length)),
+  );
+  const pad = (text: string, c: number) => {
+    const width = widths[c] ?? text.length;
+    return align[c] === "right" ? text.padStart(width) : text.padEnd(width);
+  };
+  const line = (cells: string[]) => `| ${cells.map((cell, c) => pad(cell, c)).join(" | ")} |`;
+  const rule = widths.map((w, c) =>
+    align[c] === "right" ? `${"-".repeat(w - 1)}:` : "-".repeat(w),
+  );
+  return [line(headers), `| ${rule.join(" | ")} |`, ...rows.map(line)];
 }
 
 /** The summary rows of one figure: its absolute targets, then one row per baseline it is compared to. */
@@ -142,7 +187,7 @@ function summaryRows(figure: FigureResult): string[][] {
 }
 
 function value(figure: FigureResult): string {
-  return `${formatNumber(figure.value)} ${figure.unit}`;
+  return `${formatNumber(figure.value)} ${figure.unit}`.trim();
 }
 
 function mark(met: boolean): string {
