@@ -42,7 +42,8 @@ function status(p: Page, word: string) {
   return p.getByTestId("task-status").filter({ hasText: word });
 }
 
-describe("chains in Chromium", () => {
+// Each test waits for several tasks in turn; a busy machine needs more than the default.
+describe("chains in Chromium", { timeout: 60_000 }, () => {
   it("shows a three-step chain as a live graph, and a node opens its task", async () => {
     const { tasks } = await client.batchCreateTasks({
       tasks: [
@@ -236,7 +237,7 @@ describe("chains in Chromium", () => {
       .poll(async () => (await nodeLabels(page)).map((l) => l.split(", ")[1]), { timeout: 10_000 })
       .toEqual(["completed", "completed", "completed"]);
     await screenshot(page, "chain-retried");
-  }, 60_000);
+  });
 
   it("cancels a whole chain after asking, and re-runs a step with changes", async () => {
     const { tasks } = await client.batchCreateTasks({

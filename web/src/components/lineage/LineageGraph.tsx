@@ -13,7 +13,13 @@ import { useEffect, useMemo } from "react";
 import { Link } from "react-router";
 import { statusLabel } from "../../format";
 import type { Lineage } from "../../lineage/lineage";
-import { lineageGraph, lineageShape, type TaskNode } from "../../lineage/lineageLayout";
+import {
+  lineageGraph,
+  lineageShape,
+  NODE_HEIGHT,
+  NODE_WIDTH,
+  type TaskNode,
+} from "../../lineage/lineageLayout";
 import { StatusChip } from "../StatusChip";
 
 /** Props for {@link LineageGraph}. */
@@ -96,13 +102,35 @@ function FitOnResize({ options }: { options: FitViewOptions }) {
 
 // React Flow turns pointer events off on nodes it gives no interaction of its
 // own (none here: read-only); the link turns them back on for itself.
-function TaskNodeView({ id, data }: NodeProps<TaskNode>) {
+function TaskNodeView({
+  id,
+  data,
+  positionAbsoluteX: x,
+  positionAbsoluteY: y,
+}: NodeProps<TaskNode>) {
+  const { getViewport, setCenter } = useReactFlow();
+  const paneWidth = useStore((s) => s.width);
+  const paneHeight = useStore((s) => s.height);
+  // Tabbing to a node outside the view brings it into view (React Flow only
+  // does that for nodes it makes focusable itself).
+  const reveal = () => {
+    const view = getViewport();
+    const left = x * view.zoom + view.x;
+    const top = y * view.zoom + view.y;
+    const outside =
+      left < 0 ||
+      top < 0 ||
+      left + NODE_WIDTH * view.zoom > paneWidth ||
+      top + NODE_HEIGHT * view.zoom > paneHeight;
+    if (outside) void setCenter(x + NODE_WIDTH / 2, y + NODE_HEIGHT / 2, { zoom: view.zoom });
+  };
   return (
     <>
       <Handle type="target" position={Position.Top} isConnectable={false} className="invisible" />
       <Link
         to={`/tasks/${id}`}
         data-testid="lineage-node"
+        onFocus={reveal}
         aria-current={data.current ? "page" : undefined}
         aria-label={`${data.title}, ${statusLabel(data.status)}, ${data.model}${data.current ? " (this task)" : ""}`}
         className={`nopan pointer-events-auto flex h-full w-full flex-col justify-between gap-1.5 rounded-lg border bg-surface px-3 py-2 text-left shadow-xs transition-colors hover:border-accent focus-visible:outline-2 focus-visible:outline-offset-2 focus-visible:outline-focus ${
