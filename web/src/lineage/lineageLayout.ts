@@ -20,6 +20,7 @@ export interface TaskNodeData extends Record<string, unknown> {
   current: boolean;
 }
 
+/** A task as a React Flow node of the custom type "task". */
 export type TaskNode = Node<TaskNodeData, "task">;
 
 /** A laid-out lineage, ready for React Flow. */

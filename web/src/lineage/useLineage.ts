@@ -10,6 +10,7 @@ import type { UseQueryResult } from "@tanstack/react-query";
 import { useEffect, useRef, useState } from "react";
 import { connection } from "../api";
 import { isActive } from "../format";
+import { coalesce } from "../live/coalesce";
 import { type LiveStatus, runWatchLoop } from "../live/watchLoop";
 import { POLL_INTERVAL_MS } from "../polling";
 import { touchesLineage } from "./lineage";
@@ -68,13 +69,8 @@ export function useLineage(id: string, options: UseLineageOptions): LineageWatch
     if (!loaded) return;
     const controller = new AbortController();
     const client = createClient(TaskService, transport);
-    let timer: ReturnType<typeof setTimeout> | undefined;
-    const refetchSoon = () => {
-      timer ??= setTimeout(() => {
-        timer = undefined;
-        void refetch({ cancelRefetch: false });
-      }, REFETCH_GAP_MS);
-    };
+    // Not joined to a fetch already on its way: that one may predate the change.
+    const refetchSoon = coalesce(() => refetch(), REFETCH_GAP_MS);
     void runWatchLoop({
       signal: controller.signal,
       // A task without links can only gain them as the parent of a new task.
@@ -86,20 +82,20 @@ export function useLineage(id: string, options: UseLineageOptions): LineageWatch
         if (task.id === id && msg.change !== WatchTasksResponse_Change.DELETED) {
           opts.onTaskChanged?.(task);
         }
-        if (touchesLineage(task, current, opts.chainId)) refetchSoon();
+        if (touchesLineage(task, current, opts.chainId)) refetchSoon.request();
         return "continue";
       },
       onStatus: setLive,
       // Changes made while no stream was open were not sent.
       onConnected: () => {
         connection.report();
-        refetchSoon();
+        refetchSoon.request();
       },
       idleTimeoutMs: IDLE_TIMEOUT_MS,
     });
     return () => {
       controller.abort();
-      clearTimeout(timer);
+      refetchSoon.cancel();
     };
   }, [id, loaded, linked, transport, refetch]);
 

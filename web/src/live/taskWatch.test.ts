@@ -168,6 +168,26 @@ describe("applyWatchMessage", () => {
     expect(s.output).toBe("Hello, world");
   });
 
+  it("resumes: a final message without output keeps the output the client has", () => {
+    const s0 = run(
+      initialTaskWatchState,
+      taskMsg(running, { seq: 3, attempt: 1, offset: 3 }),
+      delta(1, 3, "lo"),
+    );
+    // Reconnected with cursor (3, 1, 5) after the task finished with "Hello":
+    // the server sends the final task without the 5 characters the client has.
+    const s = run(
+      s0,
+      taskMsg(task({ status: TaskStatus.COMPLETED, attempts: 1 }), {
+        seq: 5,
+        attempt: 1,
+        offset: 5,
+      }),
+    );
+    expect(s.output).toBe("Hello");
+    expect(isWatchDone(s)).toBe(true);
+  });
+
   it("ignores an event it doesn't know", () => {
     const s0 = run(initialTaskWatchState, taskMsg(running, { seq: 3, attempt: 1, offset: 3 }));
     const step = applyWatchMessage(s0, create(WatchTaskResponseSchema, { seq: 3 }));

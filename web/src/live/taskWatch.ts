@@ -52,7 +52,8 @@ export function applyWatchMessage(state: TaskWatchState, msg: WatchTaskResponse)
   switch (msg.event.case) {
     case "task": {
       const attempt = msg.outputAttempt > 0 ? msg.outputAttempt : msg.event.value.attempts;
-      return { state: { ...withTask(state, msg.event.value, attempt), seq }, outcome: "applied" };
+      const task = withHeldOutput(state, msg.event.value, attempt, Number(msg.outputOffset));
+      return { state: { ...withTask(state, task, attempt), seq }, outcome: "applied" };
     }
     case "output": {
       const step = applyDelta(state, msg.event.value);
@@ -99,6 +100,17 @@ export function watchedTask(state: TaskWatchState): Task | undefined {
 /** True once the task is finished: nothing more will come. */
 export function isWatchDone(state: TaskWatchState): boolean {
   return state.task !== undefined && !isActive(state.task.status);
+}
+
+/**
+ * A resumed watch's first message leaves out the output the client said it
+ * has (its cursor says how much: `held`). For a finished task that message is
+ * final, so the client's own copy fills in what was left out.
+ */
+function withHeldOutput(state: TaskWatchState, task: Task, attempt: number, held: number): Task {
+  if (isActive(task.status) || task.output.length >= held) return task;
+  if (attempt !== state.outputAttempt || state.output.length < held) return task;
+  return { ...task, output: state.output.slice(0, held) };
 }
 
 function withTask(state: TaskWatchState, task: Task, attempt: number): TaskWatchState {
