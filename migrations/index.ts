@@ -1,5 +1,6 @@
 import type { Migration } from "kysely/migration";
 import * as initial from "./0001_initial.js";
+import * as auth from "./0002_auth.js";
 
 /**
  * Every migration, keyed by a name that sorts in the order they must run.
@@ -8,4 +9,5 @@ import * as initial from "./0001_initial.js";
  */
 export const migrations: Readonly<Record<string, Migration>> = {
   "0001_initial": initial,
+  "0002_auth": auth,
 };

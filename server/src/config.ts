@@ -1,3 +1,4 @@
+import { isIP } from "node:net";
 import { z } from "zod";
 import { RETENTION_DAYS } from "./tasks/retention.js";
 
@@ -160,6 +161,7 @@ const envSchema = z.object({
     .default("info"),
   LOG_FORMAT: z.enum(["json", "pretty"], { message: "must be json or pretty" }).optional(),
   WEB_DIST: optionalString,
+  AUTH_MODE: z.enum(["keys", "local"], { message: "must be keys or local" }).optional(),
 });
 
 /** Every environment variable Promptline reads. */
@@ -212,6 +214,11 @@ export interface Config {
   };
   /** The built web UI to serve; unset means web/dist of this checkout. */
   webDist: string | undefined;
+  /**
+   * `keys`: every RPC needs an API key. `local`: no authentication, every
+   * caller is the built-in admin; allowed only on a loopback HOST.
+   */
+  authMode: "keys" | "local";
 }
 
 /** One bad variable: its name and what is wrong with it. */
@@ -263,6 +270,15 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
     simulator = { mode: "embedded" };
   }
 
+  // Unset: local on loopback (a fresh `pnpm start` needs no setup), keys anywhere else.
+  const authMode = e.AUTH_MODE ?? (isLoopback(e.HOST) ? "local" : "keys");
+  if (authMode === "local" && !isLoopback(e.HOST)) {
+    problems.push({
+      variable: "AUTH_MODE",
+      message: `local (no authentication) is only allowed when HOST is a loopback address, not ${e.HOST}; use AUTH_MODE=keys`,
+    });
+  }
+
   if (problems.length > 0) throw new ConfigError(problems);
   return {
     role: e.PROMPTLINE_ROLE,
@@ -290,5 +306,15 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
       secrets: e.NVIDIA_API_KEY === undefined ? [] : [e.NVIDIA_API_KEY],
     },
     webDist: e.WEB_DIST,
+    authMode,
   };
+}
+
+/** 127.0.0.0/8, ::1 (also IPv4-mapped) or `localhost`: reachable from this machine only. */
+export function isLoopback(host: string): boolean {
+  const h = host.replace(/^\[|\]$/g, "").toLowerCase();
+  if (h === "localhost") return true;
+  if (isIP(h) === 4) return h.startsWith("127.");
+  if (isIP(h) === 6) return h === "::1" || /^(0*:)*:?0*1$/.test(h) || h.startsWith("::ffff:127.");
+  return false;
 }

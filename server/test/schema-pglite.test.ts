@@ -1,6 +1,7 @@
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
+import { migrations } from "@promptline/migrations";
 import { type Kysely, sql } from "kysely";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import { createPgliteDb } from "../src/db/connection.js";
@@ -8,6 +9,9 @@ import { illegalTransitionOf, isIllegalTransition, isUniqueViolation } from "../
 import { migrateToLatest } from "../src/db/migrate.js";
 import type { DB, TaskLineageRow } from "../src/db/schema.js";
 import { insertTask, rejectionOf } from "./schema-helpers.js";
+
+/** Every migration, in the order they run. */
+const ALL_MIGRATIONS = Object.keys(migrations).sort();
 
 describe("the same schema on embedded PGlite", () => {
   let db: Kysely<DB>;
@@ -22,7 +26,7 @@ describe("the same schema on embedded PGlite", () => {
   });
 
   test("migrates once, even when asked twice at once", async () => {
-    expect(firstRun.flat()).toEqual(["0001_initial"]);
+    expect(firstRun.flat()).toEqual(ALL_MIGRATIONS);
     expect(await migrateToLatest(db)).toEqual([]);
   });
 
@@ -131,7 +135,7 @@ test("an on-disk PGlite keeps its schema across restarts", async () => {
   try {
     const dataDir = path.join(dir, "pglite");
     const first = await createPgliteDb(dataDir);
-    expect(await migrateToLatest(first)).toEqual(["0001_initial"]);
+    expect(await migrateToLatest(first)).toEqual(ALL_MIGRATIONS);
     const task = await insertTask(first);
     await first.destroy();
 

@@ -1,3 +1,4 @@
+import { migrations } from "@promptline/migrations";
 import { type Kysely, sql } from "kysely";
 import { describe, expect, test } from "vitest";
 import { createPostgresDb } from "../src/db/connection.js";
@@ -12,6 +13,9 @@ import type { DB, TaskStatus } from "../src/db/schema.js";
 import { TASK_PRIORITIES, TASK_STATUSES } from "../src/tasks/status.js";
 import { createTestDatabase, dbTest } from "./db-fixture.js";
 import { insertTask, rejectionOf } from "./schema-helpers.js";
+
+/** Every migration, in the order they run. */
+const ALL_MIGRATIONS = Object.keys(migrations).sort();
 
 /** The lifecycle from design.md, written out independently of the SQL that enforces it. */
 const legalMoves: Record<TaskStatus, readonly TaskStatus[]> = {
@@ -46,12 +50,12 @@ describe("migrations", () => {
   test("a second run is a no-op", async () => {
     const database = await createTestDatabase({ migrate: false });
     try {
-      expect(await migrateToLatest(database.db)).toEqual(["0001_initial"]);
+      expect(await migrateToLatest(database.db)).toEqual(ALL_MIGRATIONS);
       expect(await migrateToLatest(database.db)).toEqual([]);
-      const executed = await sql<{ name: string }>`select name from kysely_migration`.execute(
-        database.db,
-      );
-      expect(executed.rows).toEqual([{ name: "0001_initial" }]);
+      const executed = await sql<{
+        name: string;
+      }>`select name from kysely_migration order by name`.execute(database.db);
+      expect(executed.rows.map((r) => r.name)).toEqual(ALL_MIGRATIONS);
     } finally {
       await database.drop();
     }
@@ -62,7 +66,7 @@ describe("migrations", () => {
     const processes = Array.from({ length: 4 }, () => createPostgresDb(database.url));
     try {
       const ran = await Promise.all(processes.map((db) => migrateToLatest(db)));
-      expect(ran.flat()).toEqual(["0001_initial"]);
+      expect(ran.flat()).toEqual(ALL_MIGRATIONS);
       expect(await migrateToLatest(database.db)).toEqual([]);
     } finally {
       await Promise.all(processes.map((db) => db.destroy()));

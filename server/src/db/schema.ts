@@ -24,6 +24,8 @@ export interface DB {
   task_chain_edges: TaskChainEdgesTable;
   templates: TemplatesTable;
   task_stats: TaskStatsView;
+  users: UsersTable;
+  api_keys: ApiKeysTable;
 }
 
 export type { TaskPriority, TaskStatus };
@@ -94,6 +96,8 @@ export interface TasksTable {
   /** A queued task waiting longer than this fails with EXPIRED. */
   queue_ttl_ms: number | null;
   cancel_requested_at: NullableTimestamp;
+  /** Who created it (0002_auth); the built-in local user when none was given. */
+  owner_id: Generated<string>;
   /** The last `task_events.seq` of this task; triggers own it. */
   seq: GeneratedAlways<number>;
   /** tsvector of name and prompt; query it with `search @@ websearch_to_tsquery('simple', …)`. */
@@ -210,3 +214,28 @@ export type TemplateRow = Selectable<TemplatesTable>;
 export type NewTemplateRow = Insertable<TemplatesTable>;
 export type TemplateUpdate = Updateable<TemplatesTable>;
 export type TaskStatsRow = Selectable<TaskStatsView>;
+
+export type UserRole = "admin" | "member";
+
+/** 0002_auth: people and services that hold API keys. */
+export interface UsersTable {
+  id: Generated<string>;
+  name: string;
+  role: UserRole;
+  created_at: DefaultedTimestamp;
+}
+
+/** An API key is stored only as its SHA-256; `prefix` is the part shown when listing. */
+export interface ApiKeysTable {
+  id: Generated<string>;
+  user_id: string;
+  name: Generated<string>;
+  prefix: string;
+  key_hash: string;
+  created_at: DefaultedTimestamp;
+  last_used_at: NullableTimestamp;
+  revoked_at: NullableTimestamp;
+}
+
+export type UserRow = Selectable<UsersTable>;
+export type ApiKeyRow = Selectable<ApiKeysTable>;
