@@ -2,20 +2,31 @@ import { hostname } from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { connectNodeAdapter } from "@connectrpc/connect-node";
-import { AdminService, Health, TaskService } from "@promptline/proto";
+import {
+  AdminService,
+  AuthService,
+  Health,
+  TaskService,
+  TemplateService,
+} from "@promptline/proto";
 import { Redis } from "ioredis";
 import { type Kysely, sql } from "kysely";
 import type { Logger } from "pino";
 import { v7 as uuidv7 } from "uuid";
 import { AdminServiceHandler } from "./api/admin-service.js";
+import { AuthServiceHandler } from "./api/auth-service.js";
 import { deadlineInterceptor } from "./api/deadline.js";
 import { HealthServiceHandler } from "./api/health-service.js";
 import { type ApiServer, type ReadinessCheck, startApiServer } from "./api/http-server.js";
 import { errorInterceptor, requestIdInterceptor } from "./api/interceptors.js";
 import { observeInterceptor } from "./api/observe.js";
 import { TaskServiceHandler } from "./api/task-service.js";
+import { TemplateServiceHandler } from "./api/template-service.js";
 import { WatchHandlers } from "./api/watch.js";
+import { Authenticator } from "./auth/authenticator.js";
+import { authInterceptor } from "./auth/interceptor.js";
 import type { Config } from "./config.js";
+import { countActiveKeys } from "./db/auth.js";
 import { createPgliteDb, createPostgresDb } from "./db/connection.js";
 import { migrateToLatest } from "./db/migrate.js";
 import type { DB } from "./db/schema.js";
@@ -39,6 +50,7 @@ import { Operations } from "./tasks/operations.js";
 import { RecoverySweep } from "./tasks/recovery.js";
 import { RETENTION_EVERY_MS, Retention } from "./tasks/retention.js";
 import { TaskRunner } from "./tasks/runner.js";
+import { Templates } from "./templates/templates.js";
 
 /** A running Promptline process (api, worker or both) and how to stop it. */
 export interface App {
@@ -53,6 +65,9 @@ export interface App {
   using: { database: string; redis: string; models: string };
   close(): Promise<void>;
 }
+
+/** The largest request message the API reads. */
+export const MAX_REQUEST_BYTES = 40 * 1024 * 1024;
 
 const defaultWebDist = fileURLToPath(new URL("../../web/dist", import.meta.url));
 
@@ -137,6 +152,19 @@ export async function startApp(config: Config, log: Logger): Promise<App> {
 
     const retention = new Retention({ db, log });
 
+    if (config.role !== "worker") {
+      if (config.authMode === "local") {
+        log.warn(
+          { authMode: "local", host: config.host },
+          "AUTH_MODE=local: no authentication, every caller is the admin 'local'; allowed because HOST is loopback",
+        );
+      } else if ((await countActiveKeys(db)) === 0) {
+        log.warn(
+          "AUTH_MODE=keys and no API key exists yet: create one with `pnpm promptline keys create --admin`",
+        );
+      }
+    }
+
     let server: ApiServer | undefined;
     let feed: TaskFeed | undefined;
     if (config.role !== "worker") {
@@ -168,13 +196,23 @@ export async function startApp(config: Config, log: Logger): Promise<App> {
           prefix: config.queuePrefix,
         }),
       });
+      const templates = new TemplateServiceHandler({
+        templates: new Templates({ db, tasks }),
+        providers,
+      });
       const ready: ReadinessCheck = async () => ({
         postgres: await check(() => sql`select 1`.execute(db)),
         redis: { ok: await redisAnswers(redis.url) },
       });
       const health = new HealthServiceHandler({
         ready,
-        services: [TaskService.typeName, AdminService.typeName, Health.typeName],
+        services: [
+          TaskService.typeName,
+          TemplateService.typeName,
+          AdminService.typeName,
+          AuthService.typeName,
+          Health.typeName,
+        ],
       });
       server = await startApiServer({
         host: config.host,
@@ -185,15 +223,25 @@ export async function startApp(config: Config, log: Logger): Promise<App> {
             routes: (router) =>
               router
                 .service(TaskService, handler)
+                .service(TemplateService, templates)
                 .service(AdminService, admin)
+                .service(AuthService, new AuthServiceHandler(config.authMode))
                 .service(Health, health),
-            // Outermost first: request id, metrics, error mapping, deadlines.
+            // Outermost first: request id, metrics, error mapping, auth, deadlines.
             interceptors: [
               requestIdInterceptor(log),
               observeInterceptor(metrics),
               errorInterceptor(log),
+              authInterceptor({
+                mode: config.authMode,
+                authenticator: new Authenticator({ db, log }),
+                db,
+              }),
               deadlineInterceptor({ maxUnaryMs: config.maxRequestTimeoutMs }),
             ],
+            // Room for a full batch (100 tasks of 256 KiB prompts and 64 KiB
+            // system prompts); more is ResourceExhausted before it is buffered.
+            readMaxBytes: MAX_REQUEST_BYTES,
             fallback,
           }),
         ready,
@@ -236,8 +284,8 @@ export async function startApp(config: Config, log: Logger): Promise<App> {
         prefix: config.queuePrefix,
         concurrency: config.workerConcurrency,
         lockDurationMs: config.workerLockMs,
-        run: registry.track(async (taskId, signal) => {
-          const result = await runner.run(taskId, workerId, signal);
+        run: registry.track(async (taskId, signal, model) => {
+          const result = await runner.run(taskId, workerId, signal, model);
           metrics.jobEnded(result.outcome);
           return result;
         }),

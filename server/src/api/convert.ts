@@ -15,6 +15,7 @@ import {
   TaskErrorSchema,
   type TaskEvent,
   TaskEventSchema,
+  type TaskParams,
   TaskParamsSchema,
   TaskSchema,
   TokenUsageSchema,
@@ -76,22 +77,26 @@ export function statusToProtoEnum(status: TaskStatus): ProtoStatus {
 const timestamp = (d: Date | null) => (d === null ? undefined : timestampFromDate(d));
 const duration = (ms: number | null) => (ms === null ? undefined : durationFromMs(ms));
 
+/** Stored sampling parameters (a task's or a template's) as the API shows them. */
+export function paramsToProto(params: TaskParamsJson): TaskParams {
+  return create(TaskParamsSchema, {
+    temperature: params.temperature,
+    topP: params.top_p,
+    maxTokens: params.max_tokens,
+    seed: params.seed === undefined ? undefined : BigInt(params.seed),
+    stop: params.stop ?? [],
+  });
+}
+
 /** A stored task as the API shows it. */
 export function taskToProto(row: TaskRow): Task {
-  const params = row.params as TaskParamsJson;
   return create(TaskSchema, {
     id: row.id,
     name: row.name,
     prompt: row.prompt,
     systemPrompt: row.system_prompt,
     model: row.model,
-    params: create(TaskParamsSchema, {
-      temperature: params.temperature,
-      topP: params.top_p,
-      maxTokens: params.max_tokens,
-      seed: params.seed === undefined ? undefined : BigInt(params.seed),
-      stop: params.stop ?? [],
-    }),
+    params: paramsToProto(row.params as TaskParamsJson),
     priority: priorityToProto[row.priority],
     status: statusToProto[row.status],
     output: row.output,

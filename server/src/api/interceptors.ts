@@ -8,6 +8,7 @@ import {
   TaskNotFoundError,
   TaskStateError,
 } from "../tasks/errors.js";
+import { StaleTemplateError, TemplateNotFoundError } from "../templates/errors.js";
 import { kLog, kRequestId } from "./context.js";
 
 const REQUEST_ID_HEADER = "x-request-id";
@@ -103,7 +104,10 @@ function toConnectError(error: unknown, log: Logger, requestId: string): Connect
   if (error instanceof UnknownModelError) {
     return new ConnectError(`model: ${error.message}`, Code.InvalidArgument);
   }
-  if (error instanceof TaskNotFoundError) return new ConnectError(error.message, Code.NotFound);
+  if (error instanceof TaskNotFoundError || error instanceof TemplateNotFoundError) {
+    return new ConnectError(error.message, Code.NotFound);
+  }
+  if (error instanceof StaleTemplateError) return new ConnectError(error.message, Code.Aborted);
   if (error instanceof TaskStateError)
     return new ConnectError(error.message, Code.FailedPrecondition);
   if (error instanceof AlreadyExistsError) {

@@ -1,0 +1,99 @@
+import { create } from "@bufbuild/protobuf";
+import type { HandlerContext, ServiceImpl } from "@connectrpc/connect";
+import {
+  type CreateTemplateRequest,
+  CreateTemplateResponseSchema,
+  type DeleteTemplateRequest,
+  DeleteTemplateResponseSchema,
+  type GetTemplateRequest,
+  GetTemplateResponseSchema,
+  type ListTemplatesRequest,
+  ListTemplatesResponseSchema,
+  type RenderTemplateRequest,
+  RenderTemplateResponseSchema,
+  type RunTemplateRequest,
+  RunTemplateResponseSchema,
+  type TemplateService,
+  type UpdateTemplateRequest,
+  UpdateTemplateResponseSchema,
+} from "@promptline/proto";
+import type { ProviderRegistry } from "../llm/providers.js";
+import { renderTemplate } from "../templates/render.js";
+import type { Templates } from "../templates/templates.js";
+import { kRequestId } from "./context.js";
+import { taskToProto } from "./convert.js";
+import { templateToProto } from "./template-convert.js";
+import {
+  encodeTemplatePageToken,
+  parseCreateTemplate,
+  parseDeleteTemplate,
+  parseListTemplates,
+  parseRenderTemplate,
+  parseTemplateId,
+  parseUpdateTemplate,
+  renderable,
+  taskFromTemplate,
+} from "./template-validation.js";
+
+export interface TemplateServiceHandlerDeps {
+  templates: Templates;
+  /** Model ids a template names must resolve, as a task's must. */
+  providers: ProviderRegistry;
+}
+
+/** TemplateService over Connect, gRPC and gRPC-web: translate, delegate, translate back. */
+export class TemplateServiceHandler implements ServiceImpl<typeof TemplateService> {
+  readonly #templates: Templates;
+  readonly #providers: ProviderRegistry;
+
+  constructor(deps: TemplateServiceHandlerDeps) {
+    this.#templates = deps.templates;
+    this.#providers = deps.providers;
+  }
+
+  async createTemplate(req: CreateTemplateRequest) {
+    const template = await this.#templates.create(parseCreateTemplate(req, this.#providers));
+    return create(CreateTemplateResponseSchema, { template: templateToProto(template) });
+  }
+
+  async getTemplate(req: GetTemplateRequest) {
+    const template = await this.#templates.get(parseTemplateId(req.id));
+    return create(GetTemplateResponseSchema, { template: templateToProto(template) });
+  }
+
+  async listTemplates(req: ListTemplatesRequest) {
+    const { rows, more } = await this.#templates.list(parseListTemplates(req));
+    const last = rows.at(-1);
+    return create(ListTemplatesResponseSchema, {
+      templates: rows.map(templateToProto),
+      nextPageToken: more && last !== undefined ? encodeTemplatePageToken(last.name) : "",
+    });
+  }
+
+  async updateTemplate(req: UpdateTemplateRequest) {
+    const { id, ifEtag, edit } = parseUpdateTemplate(req, this.#providers);
+    const template = await this.#templates.update(id, edit, ifEtag);
+    return create(UpdateTemplateResponseSchema, { template: templateToProto(template) });
+  }
+
+  async deleteTemplate(req: DeleteTemplateRequest) {
+    const { id, ifEtag } = parseDeleteTemplate(req);
+    await this.#templates.delete(id, ifEtag);
+    return create(DeleteTemplateResponseSchema, {});
+  }
+
+  async renderTemplate(req: RenderTemplateRequest) {
+    const source = parseRenderTemplate(req);
+    const template =
+      "id" in source ? renderable(await this.#templates.get(source.id)) : source.draft;
+    return create(RenderTemplateResponseSchema, renderTemplate(template, req.vars));
+  }
+
+  async runTemplate(req: RunTemplateRequest, ctx: HandlerContext) {
+    const requestId = ctx.values.get(kRequestId);
+    const task = await this.#templates.run(parseTemplateId(req.id), (template) =>
+      taskFromTemplate(req, template, requestId),
+    );
+    return create(RunTemplateResponseSchema, { task: taskToProto(task) });
+  }
+}
