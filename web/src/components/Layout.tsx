@@ -1,6 +1,7 @@
 import { Link, NavLink, Outlet } from "react-router";
 import { buttonClass } from "./Button";
 import { ConnectionBanner } from "./ConnectionBanner";
+import { ThemeToggle } from "./ThemeToggle";
 
 const navLinkClass = ({ isActive }: { isActive: boolean }) =>
   `rounded-lg px-3 py-2 text-sm font-medium transition-colors ${
@@ -18,7 +19,7 @@ export function Layout() {
         Skip to content
       </a>
       <header className="sticky top-0 z-40 border-b border-line bg-surface/90 backdrop-blur">
-        <div className="mx-auto flex h-14 max-w-6xl items-center justify-between gap-4 px-4 sm:px-6">
+        <div className="mx-auto flex min-h-14 max-w-6xl flex-wrap items-center justify-between gap-x-4 gap-y-2 px-4 py-2 sm:px-6">
           <Link to="/" className="flex items-center gap-2 rounded-lg font-semibold tracking-tight">
             <svg aria-hidden="true" viewBox="0 0 32 32" className="size-7">
               <rect width="32" height="32" rx="8" className="fill-accent" />
@@ -32,9 +33,9 @@ export function Layout() {
               />
               <path d="M17 21h6" stroke="white" strokeWidth="3" strokeLinecap="round" />
             </svg>
-            <span>Promptline</span>
+            <span className="max-sm:sr-only">Promptline</span>
           </Link>
-          <nav aria-label="Main" className="flex items-center gap-1 sm:gap-2">
+          <nav aria-label="Main" className="flex items-center gap-1 sm:ms-auto sm:gap-2">
             <NavLink to="/" end className={navLinkClass}>
               Tasks
             </NavLink>
@@ -42,6 +43,7 @@ export function Layout() {
               New task
             </NavLink>
           </nav>
+          <ThemeToggle />
         </div>
       </header>
       <ConnectionBanner />

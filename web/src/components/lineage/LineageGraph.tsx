@@ -21,6 +21,7 @@ import {
   type TaskNode,
 } from "../../lineage/lineageLayout";
 import { StatusChip } from "../StatusChip";
+import { useTheme } from "../ThemeToggle";
 
 /** Props for {@link LineageGraph}. */
 export interface LineageGraphProps {
@@ -54,6 +55,7 @@ export function LineageGraph({ lineage, currentId }: LineageGraphProps) {
     return { padding: 0.2, maxZoom: 1, nodes: [...near].map((id) => ({ id })) };
   }, [model, currentId]);
   const height = Math.min(MAX_HEIGHT, Math.max(MIN_HEIGHT, model.height + 24));
+  const theme = useTheme();
 
   return (
     <div
@@ -80,7 +82,7 @@ export function LineageGraph({ lineage, currentId }: LineageGraphProps) {
         zoomOnScroll={false}
         zoomOnDoubleClick={false}
         preventScrolling={false}
-        colorMode="system"
+        colorMode={theme}
         aria-label="Lineage graph"
       >
         <Controls showInteractive={false} position="top-right" />
