@@ -34,6 +34,7 @@ describe("describeError", () => {
     const d = describeError(new ConnectError("HTTP 503", Code.Unavailable));
     expect(d).toEqual({
       title: "The Promptline server can't be reached right now.",
+      hint: "What was last loaded stays on screen; the page retries by itself.",
       detail: undefined,
       code: "unavailable",
     });
@@ -49,11 +50,28 @@ describe("describeError", () => {
     expect(d.code).toBe("not_found");
   });
 
-  it("has words for every code", () => {
+  it("has words for every code, distinct from every other code's", () => {
+    const titles = new Set<string>();
     for (let code = Code.Canceled; code <= Code.Unauthenticated; code++) {
-      expect(describeError(new ConnectError("", code)).title).not.toBe("");
+      const { title } = describeError(new ConnectError("", code));
+      expect(title, Code[code]).not.toBe("");
+      titles.add(title);
     }
+    expect(titles.size).toBe(Code.Unauthenticated - Code.Canceled + 1);
     expect(codeName(Code.FailedPrecondition)).toBe("failed_precondition");
+  });
+
+  it("says what to do where a person can do something", () => {
+    const hint = (code: Code) => describeError(new ConnectError("x", code)).hint;
+    expect(hint(Code.Unauthenticated)).toMatch(/sign in/i);
+    expect(hint(Code.PermissionDenied)).toMatch(/admin/i);
+    expect(hint(Code.InvalidArgument)).toMatch(/correct/i);
+    expect(hint(Code.FailedPrecondition)).toMatch(/reload/i);
+    expect(hint(Code.NotFound)).toMatch(/task list/i);
+    expect(hint(Code.Internal)).toMatch(/log/i);
+    // Asking again is the whole advice, and the title already says it.
+    expect(hint(Code.ResourceExhausted)).toBeUndefined();
+    expect(hint(Code.Aborted)).toBeUndefined();
   });
 });
 

@@ -31,6 +31,8 @@ export function isRetryable(err: unknown): boolean {
 export interface ErrorDescription {
   /** One sentence in plain words: what happened and, where it helps, what to do. */
   title: string;
+  /** What the person can do about it, when there is something. */
+  hint: string | undefined;
   /** The server's own message, when it adds something to the title. */
   detail: string | undefined;
   /** The Connect code name, e.g. "not_found", for people who report bugs. */
@@ -57,18 +59,39 @@ const titles: Record<Code, string> = {
   [Code.Unauthenticated]: "You need to sign in to do that.",
 };
 
+const hints: Partial<Record<Code, string>> = {
+  [Code.Canceled]: "Nothing more will happen with it; do it again if you still need it.",
+  [Code.Unknown]: "Check your network connection, then try again.",
+  [Code.InvalidArgument]: "Correct the value the message names, then try again.",
+  [Code.DeadlineExceeded]: "If it keeps happening, the server may be overloaded.",
+  [Code.NotFound]: "Go back to the task list to find what you were looking for.",
+  [Code.AlreadyExists]:
+    "An idempotency key or name can only be used once: pick another, or open the existing one.",
+  [Code.PermissionDenied]: "Ask an admin for access, or sign in with another key.",
+  [Code.FailedPrecondition]:
+    "Reload to see its current state; a finished task, for example, can't be cancelled.",
+  [Code.OutOfRange]: "Pick a smaller value or an earlier page.",
+  [Code.Unimplemented]: "Reload the page; if that doesn't help, the server needs an update.",
+  [Code.Internal]: "The server's log has the details under this request's id.",
+  [Code.Unavailable]: "What was last loaded stays on screen; the page retries by itself.",
+  [Code.DataLoss]: "Report this to whoever runs this Promptline server.",
+  [Code.Unauthenticated]: "Sign in again, then retry.",
+};
+
 /** Turns any thrown value into words for a person; never shows a stack trace. */
 export function describeError(err: unknown): ErrorDescription {
   const ce = ConnectError.from(err);
   if (isUnreachable(ce)) {
     return {
       title: titles[Code.Unavailable],
+      hint: hints[Code.Unavailable],
       detail: ce.code === Code.Unavailable ? serverDetail(ce) : undefined,
       code: codeName(Code.Unavailable),
     };
   }
   return {
     title: titles[ce.code] ?? titles[Code.Unknown],
+    hint: hints[ce.code],
     detail: serverDetail(ce),
     code: codeName(ce.code),
   };

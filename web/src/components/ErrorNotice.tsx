@@ -12,7 +12,7 @@ export interface ErrorNoticeProps {
 
 /** A failed call in plain words, with the server's detail and Connect code in small print. */
 export function ErrorNotice({ error, context, onRetry }: ErrorNoticeProps) {
-  const { title, detail, code } = describeError(error);
+  const { title, hint, detail, code } = describeError(error);
   return (
     <div
       role="alert"
@@ -21,6 +21,7 @@ export function ErrorNotice({ error, context, onRetry }: ErrorNoticeProps) {
       <div className="space-y-1">
         <p className="font-semibold">{context}</p>
         <p>{title}</p>
+        {hint !== undefined && <p>{hint}</p>}
         {detail !== undefined && <p className="break-words opacity-80">{detail}</p>}
         <p className="font-mono text-xs opacity-70">{code}</p>
       </div>
