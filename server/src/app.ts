@@ -2,13 +2,7 @@ import { hostname } from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { connectNodeAdapter } from "@connectrpc/connect-node";
-import {
-  AdminService,
-  AuthService,
-  Health,
-  TaskService,
-  TemplateService,
-} from "@promptline/proto";
+import { AdminService, AuthService, Health, TaskService, TemplateService } from "@promptline/proto";
 import { Redis } from "ioredis";
 import { type Kysely, sql } from "kysely";
 import type { Logger } from "pino";

@@ -303,11 +303,20 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
     log: {
       level: e.LOG_LEVEL,
       format: e.LOG_FORMAT,
-      secrets: e.NVIDIA_API_KEY === undefined ? [] : [e.NVIDIA_API_KEY],
+      secrets: [e.NVIDIA_API_KEY, urlPassword(e.DATABASE_URL), urlPassword(e.REDIS_URL)].filter(
+        (s): s is string => s !== undefined,
+      ),
     },
     webDist: e.WEB_DIST,
     authMode,
   };
+}
+
+/** The password inside a connection URL, as written and decoded, to keep it out of logs. */
+function urlPassword(url: string | undefined): string | undefined {
+  if (url === undefined) return undefined;
+  const password = new URL(url).password;
+  return password === "" ? undefined : decodeURIComponent(password);
 }
 
 /** 127.0.0.0/8, ::1 (also IPv4-mapped) or `localhost`: reachable from this machine only. */

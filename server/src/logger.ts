@@ -29,6 +29,8 @@ const REDACT = [
 const SECRET_PATTERNS: ReadonlyArray<[RegExp, string]> = [
   [/\b(Bearer\s+)[^\s"\\]+/gi, "$1[redacted]"],
   [/\bnvapi-[A-Za-z0-9_-]{8,}/g, "[redacted]"],
+  // A Promptline API key (pl_ and 43 base64url characters).
+  [/\bpl_[A-Za-z0-9_-]{43}/g, "[redacted]"],
 ];
 
 /** Shorter configured "secrets" are not scrubbed: replacing them would garble every line. */

@@ -13,6 +13,7 @@ import {
 } from "@promptline/proto";
 import type { Redis } from "ioredis";
 import type { Kysely } from "kysely";
+import { visibleOwner } from "../auth/principal.js";
 import type { DB, TaskRow } from "../db/schema.js";
 import { idsMatchingQuery, type TaskListFilter } from "../db/tasks.js";
 import type { FeedEvent, TaskFeed } from "../events/feed.js";
@@ -109,15 +110,18 @@ export class WatchHandlers {
     req: WatchTasksRequest,
     ctx: HandlerContext,
   ): AsyncGenerator<WatchTasksResponse> {
-    const filter = parseListTasks(
-      create(ListTasksRequestSchema, {
-        statuses: req.statuses,
-        model: req.model,
-        query: req.query,
-        priority: req.priority,
-        parentTaskId: req.parentTaskId,
-      }),
-    );
+    const filter = {
+      ...parseListTasks(
+        create(ListTasksRequestSchema, {
+          statuses: req.statuses,
+          model: req.model,
+          query: req.query,
+          priority: req.priority,
+          parentTaskId: req.parentTaskId,
+        }),
+      ),
+      ownerId: visibleOwner(ctx),
+    };
     const subscription = this.deps.feed.watchAll();
     const heartbeatMs = this.deps.heartbeatMs ?? 15_000;
     const heartbeat = () =>
@@ -165,6 +169,7 @@ export class WatchHandlers {
       });
     }
     const row = event.row;
+    if (filter.ownerId !== undefined && row.owner_id !== filter.ownerId) return undefined;
     // Status is left for the client to check: a task leaving the filtered
     // statuses must still reach it, so the row can go.
     if (filter.model !== undefined && row.model !== filter.model) return undefined;

@@ -1,4 +1,5 @@
 import { createContextKey, type HandlerContext } from "@connectrpc/connect";
+import { LOCAL_USER_ID } from "../db/auth.js";
 import type { UserRole } from "../db/schema.js";
 
 /** How callers are authenticated: API keys, or none (local mode, loopback only). */
@@ -15,7 +16,7 @@ export interface Principal {
 
 /** The built-in user of local mode (an admin); migration 0002_auth creates it. */
 export const LOCAL_USER: Principal = {
-  userId: "00000000-0000-0000-0000-000000000000",
+  userId: LOCAL_USER_ID,
   userName: "local",
   role: "admin",
   keyPrefix: undefined,

@@ -19,6 +19,7 @@ import {
   WatchTaskResponseSchema,
 } from "@promptline/proto";
 import { codeName, errorLine, statusName, taskDetails, taskTable } from "./format.js";
+import { runKeys } from "./keys.js";
 
 /** What the CLI exits with; scripts can tell a failed task from a failed call. */
 export const EXIT = {
@@ -47,6 +48,7 @@ Commands:
   watch <id>                     stream the output as it is written; exit 1 unless it completes
   cancel <id>
   retry <id>                     run a failed or cancelled task again
+  keys create|list|revoke        manage API keys in the database (promptline keys --help)
 
 Options:
   --url <url>        the Promptline API (env PROMPTLINE_URL, default ${DEFAULT_URL})
@@ -104,6 +106,8 @@ class UsageError extends Error {}
 
 /** Runs one command line; resolves with the exit code. */
 export async function runCli(argv: readonly string[], io: CliIo): Promise<number> {
+  // Key management talks to the database, not the API: the first key needs no key.
+  if (argv[0] === "keys") return runKeys(argv.slice(1), io);
   let values: Values;
   let positionals: string[];
   try {

@@ -1,6 +1,9 @@
 import { type Kysely, sql } from "kysely";
 import type { DB, UserRole, UserRow } from "./schema.js";
 
+/** The built-in admin of local mode, made by migration 0002_auth; unowned tasks are its. */
+export const LOCAL_USER_ID = "00000000-0000-0000-0000-000000000000";
+
 /** What an API key lookup needs: the key's id and state, and its user. */
 export interface KeyOwner {
   keyId: string;

@@ -1,5 +1,6 @@
 import { type Kysely, sql } from "kysely";
 import type { TaskStatus } from "../tasks/status.js";
+import { LOCAL_USER_ID } from "./auth.js";
 import type { DB, TaskAttemptRow, TaskEventRow, TaskRow } from "./schema.js";
 import type { NewTask } from "./tasks.js";
 
@@ -49,6 +50,7 @@ export async function insertTasks(
         idempotency_key: task.idempotencyKey ?? null,
         request_hash: task.requestHash ?? null,
         vars: JSON.stringify(task.vars),
+        owner_id: task.ownerId,
       })),
     )
     .onConflict((oc) => oc.constraint("tasks_idempotency_key_key").doNothing())
@@ -56,12 +58,19 @@ export async function insertTasks(
     .execute();
 }
 
+/** Keys belong to their owner (unset: the local user): another user's key is not found. */
 export async function findTasksByIdempotencyKey(
   db: Kysely<DB>,
   keys: readonly string[],
+  ownerId: string | undefined,
 ): Promise<TaskRow[]> {
   if (keys.length === 0) return [];
-  return db.selectFrom("tasks").selectAll().where("idempotency_key", "in", keys).execute();
+  return db
+    .selectFrom("tasks")
+    .selectAll()
+    .where("idempotency_key", "in", keys)
+    .where("owner_id", "=", ownerId ?? LOCAL_USER_ID)
+    .execute();
 }
 
 export async function findTasksById(db: Kysely<DB>, ids: readonly string[]): Promise<TaskRow[]> {

@@ -28,6 +28,8 @@ export interface RerunEdits {
   systemPrompt: string | undefined;
   params: TaskParamsJson | undefined;
   requestId: string;
+  /** Who re-runs it owns the new task; unset: the built-in local user. */
+  ownerId?: string;
 }
 
 /** Operations on a whole graph of tasks: lineage, cancel all, retry from a node, re-run as a branch. */
@@ -108,6 +110,7 @@ export class ChainOperations {
       vars: original.vars,
       ref: undefined,
       parentRef: undefined,
+      ownerId: edits.ownerId,
     });
   }
 }
