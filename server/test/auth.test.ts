@@ -1,4 +1,5 @@
 import { randomUUID } from "node:crypto";
+import { Writable } from "node:stream";
 import { type Client, Code, ConnectError, createClient, type Transport } from "@connectrpc/connect";
 import { createConnectTransport, createGrpcWebTransport } from "@connectrpc/connect-node";
 import * as grpc from "@grpc/grpc-js";
@@ -10,6 +11,7 @@ import {
   TaskStatus,
   UserRole,
 } from "@promptline/proto";
+import { pino } from "pino";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { generateApiKey } from "../src/auth/keys.js";
 import { ensureUser, insertApiKey, revokeApiKeys } from "../src/db/auth.js";
@@ -296,9 +298,17 @@ describe("keys mode: ownership", () => {
 });
 
 describe("local mode", () => {
-  it("every caller is the built-in admin, without a key", async () => {
-    const local = await startTestApp();
+  it("every caller is the built-in admin, without a key, and the log warns of it", async () => {
+    const lines: string[] = [];
+    const sink = new Writable({
+      write(chunk: Buffer, _encoding, done) {
+        lines.push(chunk.toString());
+        done();
+      },
+    });
+    const local = await startTestApp({}, { log: pino({ level: "info" }, sink) });
     try {
+      expect(lines.join("")).toMatch(/"level":40,.*"msg":"AUTH_MODE=local: no authentication/);
       const who = await createClient(
         AuthService,
         createConnectTransport({ baseUrl: local.url, httpVersion: "1.1" }),
