@@ -1,8 +1,17 @@
 import { randomUUID } from "node:crypto";
-import { type Client, Code, ConnectError, createClient, type Transport } from "@connectrpc/connect";
+import {
+  type Client,
+  Code,
+  ConnectError,
+  createClient,
+  type Interceptor,
+  type Transport,
+} from "@connectrpc/connect";
 import { createConnectTransport, createGrpcTransport } from "@connectrpc/connect-node";
-import { TaskPriority, TaskStatus, TemplateService } from "@promptline/proto";
+import { TaskPriority, TaskService, TaskStatus, TemplateService } from "@promptline/proto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { generateApiKey } from "../src/auth/keys.js";
+import { ensureUser, insertApiKey } from "../src/db/auth.js";
 import { startTestApp, type TestApp } from "./harness.js";
 import { connectClient, settled } from "./task-client.js";
 
@@ -312,5 +321,52 @@ describe.each(protocols)("TemplateService over %s", (_, transport) => {
     const once = await client.runTemplate({ id, vars: { text: "a" }, idempotencyKey: key });
     const twice = await client.runTemplate({ id, vars: { text: "a" }, idempotencyKey: key });
     expect(twice.task?.id).toBe(once.task?.id);
+  });
+});
+
+describe("RunTemplate with API keys", () => {
+  let keyed: TestApp;
+  beforeAll(async () => {
+    keyed = await startTestApp({ AUTH_MODE: "keys" });
+  });
+  afterAll(async () => {
+    await keyed?.close();
+  });
+
+  async function memberKey(name: string): Promise<Interceptor> {
+    const user = await ensureUser(keyed.db, `${name}-${randomUUID().slice(0, 8)}`, "member");
+    const key = generateApiKey();
+    await insertApiKey(keyed.db, {
+      userId: user.id,
+      name: "test",
+      prefix: key.prefix,
+      keyHash: key.hash,
+    });
+    return (next) => (req) => {
+      req.header.set("authorization", `Bearer ${key.key}`);
+      return next(req);
+    };
+  }
+
+  it("gives the task to the member who ran the template", async () => {
+    const transport = (auth: Interceptor) =>
+      createConnectTransport({ baseUrl: keyed.url, httpVersion: "1.1", interceptors: [auth] });
+    const [alice, bob] = [await memberKey("alice"), await memberKey("bob")];
+    const templates = createClient(TemplateService, transport(alice));
+    const { template } = await templates.createTemplate({
+      name: "shared",
+      prompt: "Hi {{vars.who}}",
+      model: ECHO_MODEL,
+      variables: [{ name: "who" }],
+    });
+    const { task } = await templates.runTemplate({ id: template?.id ?? "", vars: { who: "A" } });
+    const id = task?.id ?? "";
+    const done = await settled(createClient(TaskService, transport(alice)), id);
+    expect(done.status).toBe(TaskStatus.COMPLETED);
+    await expectConnectError(
+      createClient(TaskService, transport(bob)).getTask({ id }),
+      Code.NotFound,
+      /not found/,
+    );
   });
 });

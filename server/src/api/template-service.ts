@@ -17,6 +17,7 @@ import {
   type UpdateTemplateRequest,
   UpdateTemplateResponseSchema,
 } from "@promptline/proto";
+import { ownerOf } from "../auth/principal.js";
 import type { ProviderRegistry } from "../llm/providers.js";
 import { renderTemplate } from "../templates/render.js";
 import type { Templates } from "../templates/templates.js";
@@ -91,9 +92,10 @@ export class TemplateServiceHandler implements ServiceImpl<typeof TemplateServic
 
   async runTemplate(req: RunTemplateRequest, ctx: HandlerContext) {
     const requestId = ctx.values.get(kRequestId);
-    const task = await this.#templates.run(parseTemplateId(req.id), (template) =>
-      taskFromTemplate(req, template, requestId),
-    );
+    const task = await this.#templates.run(parseTemplateId(req.id), (template) => ({
+      ...taskFromTemplate(req, template, requestId),
+      ownerId: ownerOf(ctx),
+    }));
     return create(RunTemplateResponseSchema, { task: taskToProto(task) });
   }
 }
