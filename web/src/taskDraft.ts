@@ -161,7 +161,10 @@ export function draftFromTask(
   };
 }
 
-function paramsDraft(params: TaskParams | undefined) {
+/** Sampling parameters as the form's text fields (a task's or a template's). */
+export function paramsDraft(
+  params: TaskParams | undefined,
+): Pick<TaskDraft, "temperature" | "topP" | "maxTokens" | "seed" | "stop"> {
   const text = (v: number | bigint | undefined) => (v === undefined ? "" : String(v));
   return {
     temperature: text(params?.temperature),
@@ -309,13 +312,10 @@ export function stopSequences(text: string): string[] {
   return text.split(/\r?\n/).filter((line) => line.trim() !== "");
 }
 
-/**
- * The CreateTask request for a draft that passed {@link validateDraft}.
- * Parameters left empty are left unset, so the model's defaults apply.
- */
-export function toCreateRequest(
-  draft: TaskDraft,
-): MessageInitShape<typeof CreateTaskRequestSchema> {
+/** The parameters' text fields as a request carries them; an empty field is left unset. */
+export function paramsFromDraft(
+  draft: Pick<TaskDraft, "temperature" | "topP" | "maxTokens" | "seed" | "stop">,
+): MessageInitShape<typeof TaskParamsSchema> {
   const params: MessageInitShape<typeof TaskParamsSchema> = {
     stop: stopSequences(draft.stop),
   };
@@ -323,6 +323,17 @@ export function toCreateRequest(
   if (draft.topP.trim() !== "") params.topP = Number(draft.topP.trim());
   if (draft.maxTokens.trim() !== "") params.maxTokens = Number(draft.maxTokens.trim());
   if (draft.seed.trim() !== "") params.seed = BigInt(draft.seed.trim());
+  return params;
+}
+
+/**
+ * The CreateTask request for a draft that passed {@link validateDraft}.
+ * Parameters left empty are left unset, so the model's defaults apply.
+ */
+export function toCreateRequest(
+  draft: TaskDraft,
+): MessageInitShape<typeof CreateTaskRequestSchema> {
+  const params = paramsFromDraft(draft);
   return {
     name: draft.name.trim(),
     prompt: draft.prompt,

@@ -7,6 +7,8 @@ import { ErrorNotice } from "../components/ErrorNotice";
 import { PageHeader } from "../components/PageHeader";
 import { Skeleton } from "../components/Skeleton";
 import { TaskForm } from "../components/taskForm/TaskForm";
+import { TemplatePicker } from "../components/templates/TemplatePicker";
+import { taskDraftFromTemplate } from "../components/templates/templateDraft";
 import { taskTitle } from "../format";
 import { draftFromTask, emptyDraft } from "../taskDraft";
 
@@ -68,13 +70,23 @@ interface NewTaskViewProps {
 
 function NewTaskView({ source, kind }: NewTaskViewProps) {
   // Made once: the form owns its values from here on, whatever refetches bring.
-  const [initial] = useState(() =>
+  const [initial, setInitial] = useState(() =>
     source !== undefined && kind !== undefined ? draftFromTask(source, kind) : emptyDraft(),
   );
+  // A picked template starts a fresh form (TaskForm owns its values once made).
+  const [formKey, setFormKey] = useState(0);
   return (
     <>
       <Header source={source} kind={kind} />
-      <TaskForm initial={initial} parent={kind === "child" ? source : undefined} />
+      {source === undefined && (
+        <TemplatePicker
+          onPick={(template) => {
+            setInitial(taskDraftFromTemplate(template));
+            setFormKey((k) => k + 1);
+          }}
+        />
+      )}
+      <TaskForm key={formKey} initial={initial} parent={kind === "child" ? source : undefined} />
     </>
   );
 }
