@@ -1,6 +1,6 @@
 import type { Timestamp } from "@bufbuild/protobuf/wkt";
 import { Code } from "@connectrpc/connect";
-import { type Task, TaskStatus } from "@promptline/proto";
+import { type GetTaskResponse, type Task, type TaskEvent, TaskStatus } from "@promptline/proto";
 import { useEffect, useState } from "react";
 import { Link, useParams } from "react-router";
 import { buttonClass } from "../components/Button";
@@ -15,8 +15,11 @@ import { Panel } from "../components/Panel";
 import { RelativeTime, useNow } from "../components/RelativeTime";
 import { Skeleton } from "../components/Skeleton";
 import { StatusChip } from "../components/StatusChip";
+import { AttemptsTable } from "../components/taskDetail/AttemptsTable";
 import { ErrorPanel } from "../components/taskDetail/ErrorPanel";
 import { OutputPanel } from "../components/taskDetail/OutputPanel";
+import { StatusTimeline } from "../components/taskDetail/StatusTimeline";
+import { TaskActions } from "../components/taskDetail/TaskActions";
 import {
   formatAbsolute,
   formatCost,
@@ -33,6 +36,7 @@ import { type Lineage, movedOnFrom, neighboursOf, withLatestTask } from "../line
 import { type LineageWatch, useLineage } from "../lineage/useLineage";
 import { useTaskWatch } from "../live/useTaskWatch";
 import type { LiveStatus } from "../live/watchLoop";
+import { tokensPerSecond } from "../taskInsights";
 
 /**
  * One task: its status, prompt, output, error, timings, model and usage.
@@ -56,6 +60,15 @@ function TaskDetail({ id }: { id: string }) {
   useEffect(() => {
     if (movedOnFrom(task, seen) || movedOnFrom(task, inLineage)) void refetch();
   }, [task, seen, inLineage, refetch]);
+  // The stream carries the task, not its history: read the events and
+  // attempts again whenever the status or the attempt count moves on.
+  const fetched = query.data?.task;
+  const status = task?.status;
+  const attempts = task?.attempts;
+  useEffect(() => {
+    if (fetched === undefined || status === undefined) return;
+    if (fetched.status !== status || fetched.attempts !== attempts) void refetch();
+  }, [fetched, status, attempts, refetch]);
 
   if (task === undefined) {
     if (query.isPending) return <DetailSkeleton />;
@@ -80,7 +93,16 @@ function TaskDetail({ id }: { id: string }) {
     void refetch();
     void lineage.query.refetch();
   };
-  return <TaskView task={task} live={live} lineage={lineage} onChainChanged={refresh} />;
+  return (
+    <TaskView
+      task={task}
+      history={query.data}
+      live={live}
+      lineage={lineage}
+      onChainChanged={refresh}
+      onChanged={() => void refetch()}
+    />
+  );
 }
 
 function BackLink() {
@@ -96,12 +118,15 @@ function BackLink() {
 
 interface TaskViewProps {
   task: Task;
+  /** GetTask's answer: the task's events and attempts. */
+  history: GetTaskResponse | undefined;
   live: LiveStatus;
   lineage: LineageWatch;
   onChainChanged: () => void;
+  onChanged: () => void;
 }
 
-function TaskView({ task, live, lineage, onChainChanged }: TaskViewProps) {
+function TaskView({ task, history, live, lineage, onChainChanged, onChanged }: TaskViewProps) {
   const active = isActive(task.status);
   const data = lineage.query.data;
   // The header's copy of this task is the freshest: it has its own stream.
@@ -134,14 +159,7 @@ function TaskView({ task, live, lineage, onChainChanged }: TaskViewProps) {
         actions={
           <>
             <StatusChip status={task.status} testId="task-status" size="md" />
-            <Link to={`/tasks/new?from=${task.id}`} className={buttonClass("secondary", "sm")}>
-              Duplicate
-            </Link>
-            {task.status === TaskStatus.COMPLETED && (
-              <Link to={`/tasks/new?parent=${task.id}`} className={buttonClass("primary", "sm")}>
-                Use as new task
-              </Link>
-            )}
+            <TaskActions task={task} onChanged={onChanged} />
           </>
         }
       />
@@ -152,6 +170,9 @@ function TaskView({ task, live, lineage, onChainChanged }: TaskViewProps) {
             <ErrorPanel task={task} />
           )}
           <OutputPanel task={task} waitingFor={waitingFor} />
+          <Panel title="Attempts">
+            <AttemptsTable attempts={history?.attempts ?? []} />
+          </Panel>
           <Panel title="Prompt" actions={<CopyButton text={task.prompt} label="Copy prompt" />}>
             <pre className="max-h-96 overflow-auto font-mono text-sm break-words whitespace-pre-wrap">
               {task.prompt}
@@ -180,7 +201,7 @@ function TaskView({ task, live, lineage, onChainChanged }: TaskViewProps) {
         </div>
 
         <div className="min-w-0 space-y-6">
-          <TimingPanel task={task} />
+          <TimingPanel task={task} events={history?.events ?? []} />
           <Panel title="Model">
             <Facts
               items={[
@@ -203,6 +224,7 @@ function TaskView({ task, live, lineage, onChainChanged }: TaskViewProps) {
                   label: "Time to first token",
                   value: formatDuration(toMs(task.timeToFirstToken)),
                 },
+                { label: "Tokens per second", value: speed(task) },
                 { label: "Cost", value: formatCost(task.costUsd) },
               ]}
             />
@@ -218,6 +240,9 @@ function TaskView({ task, live, lineage, onChainChanged }: TaskViewProps) {
                       : String(task.attempts),
                 },
                 { label: "Request id", value: task.requestId, mono: true },
+                ...(task.runAt !== undefined
+                  ? [{ label: "Scheduled for", value: <Moment value={task.runAt} /> }]
+                  : []),
                 ...(task.parentTaskId
                   ? [
                       {
@@ -285,13 +310,14 @@ function paramFacts(task: Task) {
   ];
 }
 
-function TimingPanel({ task }: { task: Task }) {
-  const now = useNow(isActive(task.status) ? 1000 : 60_000);
+function TimingPanel({ task, events }: { task: Task; events: readonly TaskEvent[] }) {
+  const active = isActive(task.status);
+  const now = useNow(active ? 1000 : 60_000);
   const created = toDate(task.createdAt)?.getTime();
   const started = toDate(task.startedAt)?.getTime();
   const completed = toDate(task.completedAt)?.getTime();
   // Still waiting or still running: count up to now, and say "so far".
-  const waitedSoFar = started === undefined && isActive(task.status);
+  const waitedSoFar = started === undefined && active;
   const ranSoFar = task.status === TaskStatus.RUNNING && completed === undefined;
   const waited = spanMs(created, started ?? (waitedSoFar ? now : undefined));
   const ran = spanMs(started, completed ?? (ranSoFar ? now : undefined));
@@ -300,9 +326,6 @@ function TimingPanel({ task }: { task: Task }) {
       <Facts
         items={[
           { label: "Created", value: <Moment value={task.createdAt} /> },
-          { label: "Queued", value: <Moment value={task.queuedAt} /> },
-          { label: "Started", value: <Moment value={task.startedAt} /> },
-          { label: "Completed", value: <Moment value={task.completedAt} /> },
           {
             label: "Waited",
             value:
@@ -314,10 +337,20 @@ function TimingPanel({ task }: { task: Task }) {
             label: "Ran",
             value: ran === undefined ? "" : `${formatDuration(ran)}${ranSoFar ? " so far" : ""}`,
           },
+          { label: "Finished", value: <Moment value={task.completedAt} /> },
         ]}
       />
+      <h3 className="mt-4 mb-2 text-xs font-medium tracking-wide text-fg-subtle uppercase">
+        Status changes
+      </h3>
+      <StatusTimeline events={events} active={active} />
     </Panel>
   );
+}
+
+function speed(task: Task): string {
+  const tps = tokensPerSecond(task);
+  return tps === undefined ? "" : `${tps.toFixed(tps < 10 ? 1 : 0)} tokens/s`;
 }
 
 /** A moment in local time, with the exact UTC instant in the tooltip; "—" when unset. */

@@ -1,14 +1,17 @@
 import { type Task, TaskStatus } from "@promptline/proto";
 import { Link } from "react-router";
 import { upstreamTaskId } from "../../lineage/lineage";
+import { errorHint } from "../../taskInsights";
 
 /**
- * Why a task failed or was cancelled: the message, code and HTTP status, and
- * for a task stopped by an upstream failure, a link to that task.
+ * Why a task failed or was cancelled: the message, what to do about it, the
+ * code and HTTP status, and for a task stopped by an upstream failure, a
+ * link to that task.
  */
 export function ErrorPanel({ task }: { task: Task }) {
   const err = task.error;
   const upstream = upstreamTaskId(err);
+  const hint = err === undefined ? undefined : errorHint(err.code);
   return (
     <section
       data-testid="task-error"
@@ -25,6 +28,12 @@ export function ErrorPanel({ task }: { task: Task }) {
           <p className="mt-2 text-sm break-words whitespace-pre-wrap">
             {err.message !== "" ? err.message : "No message was given."}
           </p>
+          {hint !== undefined && (
+            <p data-testid="task-error-hint" className="mt-2 text-sm">
+              <span className="font-semibold">What to do: </span>
+              {hint}
+            </p>
+          )}
           {upstream !== undefined && (
             <p className="mt-2 text-sm">
               <Link to={`/tasks/${upstream}`} className="font-medium underline">

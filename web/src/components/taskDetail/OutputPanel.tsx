@@ -1,5 +1,5 @@
 import { type Task, TaskStatus } from "@promptline/proto";
-import { useLayoutEffect, useRef } from "react";
+import { lazy, Suspense, useLayoutEffect, useRef, useState } from "react";
 import { taskTitle } from "../../format";
 import { CopyButton } from "../CopyButton";
 import { Panel } from "../Panel";
@@ -35,11 +35,21 @@ function emptyOutputMessage(status: TaskStatus, waitingFor: Task[]): string {
 // Close enough to the bottom to keep following new output.
 const PINNED_SLACK_PX = 24;
 
-/** The model's answer, following the output as it grows unless the reader scrolled up. */
+const MarkdownView = lazy(() => import("./MarkdownView"));
+
+type OutputView = "rendered" | "raw";
+
+/**
+ * The model's answer: rendered as Markdown once it is written (or as raw
+ * text, the reader's choice), and while it is being written the raw text,
+ * following it as it grows unless the reader scrolled up.
+ */
 export function OutputPanel({ task, waitingFor = [] }: OutputPanelProps) {
   const writing = task.status === TaskStatus.RUNNING;
   const outputRef = useRef<HTMLPreElement>(null);
   const pinned = useRef(true);
+  const [view, setView] = useState<OutputView>("rendered");
+  const rendered = view === "rendered" && !writing;
 
   // Follow the output as it grows, unless the reader scrolled up to read.
   // biome-ignore lint/correctness/useExhaustiveDependencies: runs again whenever the output grows
@@ -62,15 +72,27 @@ export function OutputPanel({ task, waitingFor = [] }: OutputPanelProps) {
               Writing…
             </span>
           )}
+          {task.output !== "" && !writing && <ViewSwitch view={view} onChange={setView} />}
           <CopyButton text={task.output} label="Copy output" />
         </div>
       }
     >
       {task.output === "" ? (
         <p className="text-sm text-fg-muted">{emptyOutputMessage(task.status, waitingFor)}</p>
+      ) : rendered ? (
+        <Suspense fallback={<RawOutput text={task.output} />}>
+          <div
+            data-testid="task-output"
+            data-view="rendered"
+            className="max-h-[40rem] overflow-auto"
+          >
+            <MarkdownView text={task.output} />
+          </div>
+        </Suspense>
       ) : (
         <pre
           ref={outputRef}
+          data-view="raw"
           data-testid="task-output"
           aria-busy={writing}
           onScroll={(e) => {
@@ -83,5 +105,35 @@ export function OutputPanel({ task, waitingFor = [] }: OutputPanelProps) {
         </pre>
       )}
     </Panel>
+  );
+}
+
+function RawOutput({ text }: { text: string }) {
+  return (
+    <pre className="max-h-[32rem] overflow-auto font-mono text-sm leading-relaxed break-words whitespace-pre-wrap">
+      {text}
+    </pre>
+  );
+}
+
+function ViewSwitch({ view, onChange }: { view: OutputView; onChange: (v: OutputView) => void }) {
+  const option = (value: OutputView, label: string) => (
+    <button
+      type="button"
+      aria-pressed={view === value}
+      onClick={() => onChange(value)}
+      className={`rounded-md px-2 py-1 text-xs font-medium transition-colors ${
+        view === value ? "bg-surface text-fg shadow-sm" : "text-fg-muted hover:text-fg"
+      }`}
+    >
+      {label}
+    </button>
+  );
+  return (
+    <fieldset className="flex gap-0.5 rounded-lg bg-sunken p-0.5">
+      <legend className="sr-only">Show the output</legend>
+      {option("rendered", "Formatted")}
+      {option("raw", "Raw")}
+    </fieldset>
   );
 }
