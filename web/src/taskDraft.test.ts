@@ -1,4 +1,5 @@
 import { create } from "@bufbuild/protobuf";
+import { timestampMs } from "@bufbuild/protobuf/wkt";
 import { CreateTaskRequestSchema, TaskPriority, TaskSchema } from "@promptline/proto";
 import { describe, expect, it } from "vitest";
 import {
@@ -8,6 +9,7 @@ import {
   PARENT_OUTPUT,
   parseTaskRef,
   rowErrorKey,
+  runAtError,
   stopSequences,
   type TaskDraft,
   toCreateRequest,
@@ -232,5 +234,30 @@ describe("applyParentOutputMode", () => {
     expect(applyParentOutputMode("{{parent.output}} again", output, "reference")).toBe(
       "{{parent.output}} again",
     );
+  });
+});
+
+describe("schedule", () => {
+  const now = new Date(2026, 10, 24, 12, 0).getTime();
+
+  it("accepts now, a near past moment and up to 30 days ahead", () => {
+    expect(runAtError("", now)).toBeUndefined();
+    expect(runAtError("2026-11-24T11:59", now)).toBeUndefined();
+    expect(runAtError("2026-12-24T11:00", now)).toBeUndefined();
+  });
+
+  it("refuses a passed time, more than 30 days ahead, or no time at all", () => {
+    expect(runAtError("2026-11-24T10:00", now)).toMatch(/has passed/);
+    expect(runAtError("2027-01-01T00:00", now)).toMatch(/30 days/);
+    expect(runAtError("soon", now)).toMatch(/Pick a date/);
+  });
+
+  it("sends the local time as run_at, and nothing when it runs now", () => {
+    const at = create(
+      CreateTaskRequestSchema,
+      toCreateRequest({ ...emptyDraft(), prompt: "p", model: "m", runAt: "2026-11-24T15:30" }),
+    ).runAt;
+    expect(at && timestampMs(at)).toBe(new Date(2026, 10, 24, 15, 30).getTime());
+    expect(toCreateRequest({ ...emptyDraft(), prompt: "p", model: "m" }).runAt).toBeUndefined();
   });
 });

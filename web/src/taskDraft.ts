@@ -1,4 +1,5 @@
 import type { MessageInitShape } from "@bufbuild/protobuf";
+import { timestampFromMs } from "@bufbuild/protobuf/wkt";
 import {
   type CreateTaskRequestSchema,
   type Task,
@@ -26,6 +27,8 @@ export interface TaskDraft {
   dependsOn: DependencyDraft[];
   /** Values for `{{vars.<name>}}`, in the order shown. */
   vars: VarDraft[];
+  /** When to run, as a `datetime-local` value in the viewer's time zone; "" runs it now. */
+  runAt: string;
 }
 
 /** One "wait for this task" row of the form. */
@@ -73,6 +76,7 @@ export const DRAFT_FIELDS = [
   "max_tokens",
   "seed",
   "stop",
+  "run_at",
 ] as const;
 
 /** A field of the create form, named as the server names it. */
@@ -116,6 +120,7 @@ export function emptyDraft(): TaskDraft {
     parentTaskId: "",
     dependsOn: [],
     vars: [],
+    runAt: "",
   };
 }
 
@@ -243,9 +248,27 @@ export function validateDraft(draft: TaskDraft): DraftErrors {
   ) {
     errors.seed = "Enter a whole number, or leave it empty.";
   }
+  const runAt = runAtError(draft.runAt, Date.now());
+  if (runAt !== undefined) errors.run_at = runAt;
   validateDependencies(draft, errors);
   validateVars(draft, errors);
   return errors;
+}
+
+/** How far ahead a task may be scheduled; the server refuses more. */
+export const RUN_AT_MAX_AHEAD_MS = 30 * 24 * 3_600_000;
+// A time picked a moment ago may have passed by the time the form is sent.
+const RUN_AT_PAST_SLACK_MS = 60_000;
+
+/** What is wrong with a schedule, if anything: unreadable, in the past, or too far ahead. */
+export function runAtError(runAt: string, now: number): string | undefined {
+  if (runAt === "") return undefined;
+  const at = new Date(runAt).getTime();
+  if (Number.isNaN(at)) return "Pick a date and a time.";
+  if (at < now - RUN_AT_PAST_SLACK_MS)
+    return "This time has passed. Pick a later one, or run it now.";
+  if (at > now + RUN_AT_MAX_AHEAD_MS) return "At most 30 days ahead.";
+  return undefined;
 }
 
 function validateDependencies(draft: TaskDraft, errors: DraftErrors): void {
@@ -347,5 +370,7 @@ export function toCreateRequest(
       name: d.name.trim(),
     })),
     vars: Object.fromEntries(sentVars(draft).map((v) => [v.name.trim(), v.value])),
+    // A datetime-local value without a zone is read as the viewer's local time.
+    ...(draft.runAt !== "" ? { runAt: timestampFromMs(new Date(draft.runAt).getTime()) } : {}),
   };
 }

@@ -29,6 +29,7 @@ import { DependencyFields } from "./DependencyFields";
 import { ModelPicker } from "./ModelPicker";
 import { ParamsFields } from "./ParamsFields";
 import { ParentField } from "./ParentField";
+import { ScheduleField } from "./ScheduleField";
 import { VarFields } from "./VarFields";
 
 /** Which error each draft property clears when edited. */
@@ -46,6 +47,7 @@ const fieldOf: Record<keyof TaskDraft, DraftField> = {
   parentTaskId: "parent_task_id",
   dependsOn: "depends_on",
   vars: "vars",
+  runAt: "run_at",
 };
 
 const PARAMS: readonly DraftField[] = ["temperature", "top_p", "max_tokens", "seed", "stop"];
@@ -328,6 +330,12 @@ export function TaskForm({ initial, parent }: TaskFormProps) {
               <p className="text-sm font-medium text-danger">{errors.priority}</p>
             )}
           </fieldset>
+
+          <ScheduleField
+            value={draft.runAt}
+            onChange={(v) => update("runAt", v)}
+            error={errors.run_at}
+          />
         </div>
 
         <div className="rounded-xl border border-line bg-surface p-4 shadow-xs sm:p-6">

@@ -22,6 +22,7 @@ export const controlIds: Record<DraftField, string> = {
   max_tokens: "task-max-tokens",
   seed: "task-seed",
   stop: "task-stop",
+  run_at: "task-run-at",
 };
 
 /** The id of a dependency or variable row's control. */
@@ -80,6 +81,7 @@ export function firstError(errors: DraftErrors, draft: TaskDraft): ErrorTarget |
     ),
     field("model"),
     field("priority"),
+    field("run_at"),
     field("params"),
     field("temperature"),
     field("top_p"),

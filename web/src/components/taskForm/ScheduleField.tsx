@@ -1,0 +1,91 @@
+import { useId } from "react";
+import { formatAbsolute } from "../../format";
+import { RUN_AT_MAX_AHEAD_MS } from "../../taskDraft";
+import { inputClass } from "../Field";
+import { controlIds } from "./controls";
+
+/** Props for {@link ScheduleField}. */
+export interface ScheduleFieldProps {
+  /** A `datetime-local` value, or "" for now. */
+  value: string;
+  onChange: (value: string) => void;
+  error: string | undefined;
+}
+
+/** `datetime-local`'s format for a moment, in local time, to the minute. */
+function localInputValue(ms: number): string {
+  const d = new Date(ms);
+  const pad = (n: number) => String(n).padStart(2, "0");
+  return `${d.getFullYear()}-${pad(d.getMonth() + 1)}-${pad(d.getDate())}T${pad(d.getHours())}:${pad(d.getMinutes())}`;
+}
+
+/**
+ * When the task runs: now, or no earlier than a chosen time (it stays
+ * pending until then, and the server puts it on the queue when it is due).
+ */
+export function ScheduleField({ value, onChange, error }: ScheduleFieldProps) {
+  const name = useId();
+  const later = value !== "";
+  const at = later ? new Date(value) : undefined;
+  const hintId = `${controlIds.run_at}-hint`;
+  const errorId = `${controlIds.run_at}-error`;
+  const option =
+    "flex cursor-pointer items-center gap-2 rounded-md px-2 py-1.5 text-sm has-checked:bg-surface has-checked:shadow-sm";
+  return (
+    <fieldset className="space-y-2">
+      <legend className="mb-1.5 text-sm font-medium">When to run</legend>
+      <div className="grid grid-cols-2 gap-1 rounded-lg bg-sunken p-1">
+        <label className={option}>
+          <input
+            type="radio"
+            name={name}
+            checked={!later}
+            onChange={() => onChange("")}
+            className="accent-accent"
+          />
+          Now
+        </label>
+        <label className={option}>
+          <input
+            type="radio"
+            name={name}
+            checked={later}
+            // An hour from now is a start people can adjust.
+            onChange={() => onChange(localInputValue(Date.now() + 3_600_000))}
+            className="accent-accent"
+          />
+          Later
+        </label>
+      </div>
+      {later && (
+        <div className="space-y-1.5">
+          <label htmlFor={controlIds.run_at} className="block text-sm font-medium">
+            Run at
+          </label>
+          <input
+            id={controlIds.run_at}
+            type="datetime-local"
+            value={value}
+            min={localInputValue(Date.now())}
+            max={localInputValue(Date.now() + RUN_AT_MAX_AHEAD_MS)}
+            onChange={(e) => onChange(e.target.value)}
+            aria-invalid={error !== undefined || undefined}
+            aria-describedby={`${error !== undefined ? `${errorId} ` : ""}${hintId}`}
+            className={inputClass}
+          />
+          {error !== undefined && (
+            <p id={errorId} className="text-sm font-medium text-danger">
+              {error}
+            </p>
+          )}
+          <p id={hintId} className="text-xs text-fg-subtle">
+            Your local time
+            {at !== undefined && !Number.isNaN(at.getTime()) ? ` (${formatAbsolute(at)})` : ""}. The
+            task waits as pending until then; at most 30 days ahead.
+          </p>
+        </div>
+      )}
+      {!later && error !== undefined && <p className="text-sm font-medium text-danger">{error}</p>}
+    </fieldset>
+  );
+}
