@@ -1,5 +1,6 @@
 import { createConnectTransport } from "@connectrpc/connect-web";
 import { MutationCache, QueryCache, QueryClient } from "@tanstack/react-query";
+import { bearerInterceptor } from "./auth/session";
 import { createConnectionMonitor } from "./connection";
 import { isRetryable } from "./errors";
 
@@ -10,6 +11,8 @@ import { isRetryable } from "./errors";
 export const transport = createConnectTransport({
   baseUrl: window.location.origin,
   useBinaryFormat: false,
+  // The signed-in API key on every call (none in local mode).
+  interceptors: [bearerInterceptor],
 });
 
 /** Whether the server answers; fed by every query and mutation below. */

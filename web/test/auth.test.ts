@@ -1,0 +1,185 @@
+import { randomUUID } from "node:crypto";
+import type { Browser, Page } from "playwright-core";
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
+import { generateApiKey } from "../../server/src/auth/keys.js";
+import { ensureUser, insertApiKey } from "../../server/src/db/auth.js";
+import { startTestApp, type TestApp } from "../../server/test/harness.js";
+import { launchChromium, screenshot } from "./browser.js";
+
+let app: TestApp;
+let browser: Browser;
+let page: Page;
+let alice: { name: string; key: string };
+let bob: { name: string; key: string };
+
+async function member(prefix: string) {
+  const name = `${prefix}-${randomUUID().slice(0, 6)}`;
+  const user = await ensureUser(app.db, name, "member");
+  const key = generateApiKey();
+  await insertApiKey(app.db, { userId: user.id, name: "", prefix: key.prefix, keyHash: key.hash });
+  return { name, key: key.key };
+}
+
+/** A TaskService call as another service makes it: Connect JSON with a Bearer key. */
+async function rpc<T>(key: string, method: string, body: unknown): Promise<T> {
+  const res = await fetch(`${app.url}/promptline.v1.TaskService/${method}`, {
+    method: "POST",
+    headers: { "content-type": "application/json", authorization: `Bearer ${key}` },
+    body: JSON.stringify(body),
+  });
+  if (!res.ok) throw new Error(`${method}: HTTP ${res.status} ${await res.text()}`);
+  return (await res.json()) as T;
+}
+
+async function signIn(p: Page, key: string): Promise<void> {
+  await p.goto(`${app.url}/`);
+  await p.waitForURL(/\/sign-in\?next=%2F$/);
+  await p.getByLabel("API key").fill(key);
+  await p.getByRole("button", { name: "Sign in" }).click();
+  await p.waitForURL(`${app.url}/`);
+}
+
+beforeAll(async () => {
+  [app, browser] = await Promise.all([startTestApp({ AUTH_MODE: "keys" }), launchChromium()]);
+  alice = await member("alice");
+  bob = await member("bob");
+}, 60_000);
+
+afterAll(async () => {
+  await browser?.close();
+  await app?.close();
+});
+
+beforeEach(async () => {
+  page = await browser.newPage();
+});
+
+afterEach(async () => {
+  await page.close();
+});
+
+describe("sign-in in Chromium (AUTH_MODE=keys)", () => {
+  it("sends a visitor to sign in, refuses a bad key, accepts a good one, and signs out", async () => {
+    await page.goto(`${app.url}/tasks/new`);
+    await page.waitForURL(/\/sign-in\?next=%2Ftasks%2Fnew$/);
+    await page.getByLabel("API key").fill(generateApiKey().key);
+    await page.getByRole("button", { name: "Sign in" }).click();
+    await expect
+      .poll(() => page.getByText(/That key was refused: invalid API key/).count())
+      .toBe(1);
+    await screenshot(page, "sign-in-refused");
+
+    await page.getByLabel("API key").fill(alice.key);
+    await page.getByRole("button", { name: "Sign in" }).click();
+    await page.waitForURL(`${app.url}/tasks/new`);
+    await expect.poll(() => page.getByTestId("account").textContent()).toContain(alice.name);
+    expect(await page.evaluate(() => localStorage.getItem("promptline.apiKey"))).toBe(alice.key);
+
+    await page.getByRole("button", { name: "Sign out" }).click();
+    await page.waitForURL(/\/sign-in/);
+    expect(await page.evaluate(() => localStorage.getItem("promptline.apiKey"))).toBeNull();
+  });
+
+  it("a stored key the server refuses signs the browser out, saying why", async () => {
+    await page.goto(`${app.url}/sign-in`);
+    const unknown = generateApiKey().key;
+    await page.evaluate((k) => localStorage.setItem("promptline.apiKey", k), unknown);
+    await page.goto(`${app.url}/`);
+    await page.waitForURL(/\/sign-in/);
+    await expect
+      .poll(() =>
+        page.getByText(/You were signed out: invalid API key: pl_[\w-]+… is not known/).count(),
+      )
+      .toBe(1);
+    expect(await page.evaluate(() => localStorage.getItem("promptline.apiKey"))).toBeNull();
+  });
+
+  it("a member's list shows only their own tasks", async () => {
+    const marker = `only${randomUUID().slice(0, 8)}`;
+    await rpc(alice.key, "CreateTask", {
+      name: `alice ${marker}`,
+      prompt: "a",
+      model: "simulator/echo",
+    });
+    await rpc(bob.key, "CreateTask", {
+      name: `bob ${marker}`,
+      prompt: "b",
+      model: "simulator/echo",
+    });
+    await signIn(page, bob.key);
+    await page
+      .getByTestId("task-row")
+      .filter({ hasText: `bob ${marker}` })
+      .waitFor();
+    expect(
+      await page
+        .getByTestId("task-row")
+        .filter({ hasText: `alice ${marker}` })
+        .count(),
+    ).toBe(0);
+  });
+});
+
+describe("hostile prompts in Chromium", () => {
+  const hostile = [
+    "'); drop table tasks;--",
+    "<img src=x onerror=window.__pwned=1>",
+    "<script>window.__pwned=1</script>",
+  ];
+
+  it("are stored verbatim and shown verbatim in the list and the detail page; no script runs", async () => {
+    const ids: string[] = [];
+    for (const text of hostile) {
+      const { task } = await rpc<{ task: { id: string } }>(alice.key, "CreateTask", {
+        name: text,
+        prompt: text,
+        model: "simulator/echo",
+      });
+      ids.push(task.id);
+    }
+    // Stored as sent (and the SQL one dropped nothing).
+    for (const [i, id] of ids.entries()) {
+      const { task } = await rpc<{ task: { prompt: string; name: string } }>(alice.key, "GetTask", {
+        id,
+      });
+      expect(task).toMatchObject({ prompt: hostile[i], name: hostile[i] });
+    }
+
+    await signIn(page, alice.key);
+    for (const text of hostile) {
+      await page.getByTestId("task-row").filter({ hasText: text }).first().waitFor();
+    }
+    expect(await page.evaluate(() => (window as { __pwned?: unknown }).__pwned)).toBeUndefined();
+    await screenshot(page, "hostile-list");
+
+    for (const [i, id] of ids.entries()) {
+      await page.goto(`${app.url}/tasks/${id}`);
+      await page
+        .getByTestId("task-status")
+        .filter({ hasText: "completed" })
+        .waitFor({ timeout: 15_000 });
+      const text = hostile[i] ?? "";
+      await expect.poll(() => page.evaluate(() => document.body.textContent)).toContain(text);
+      // Nothing the text describes became an element.
+      expect(await page.locator("main img[src='x'], main script").count()).toBe(0);
+      expect(await page.evaluate(() => (window as { __pwned?: unknown }).__pwned)).toBeUndefined();
+    }
+    await screenshot(page, "hostile-detail");
+  });
+});
+
+describe("local mode in Chromium", () => {
+  it("needs no sign-in and says so plainly", async () => {
+    const local = await startTestApp();
+    try {
+      await page.goto(`${local.url}/`);
+      await page.getByTestId("local-mode-notice").waitFor();
+      expect(await page.getByTestId("local-mode-notice").textContent()).toMatch(
+        /Local mode: no sign-in/,
+      );
+      expect(page.url()).toBe(`${local.url}/`);
+    } finally {
+      await local.close();
+    }
+  });
+});
