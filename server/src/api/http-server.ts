@@ -34,6 +34,9 @@ export const HEALTH_PATH = "/healthz";
 export const READY_PATH = "/readyz";
 export const METRICS_PATH = "/metrics";
 
+/** How long after the advertised keep-alive timeout the server itself closes an idle socket. */
+const KEEP_ALIVE_TIMEOUT_BUFFER_MS = 30_000;
+
 // The client connection preface of HTTP/2 starts with "PRI"; no HTTP/1 method does.
 const H2_PREFACE_START = "PRI";
 
@@ -47,6 +50,13 @@ export async function startApiServer(
 ): Promise<ApiServer> {
   const handler = withSpecGrpcMessage(options.rpcHandler(httpRoutes(options)));
   const h1 = http.createServer(handler);
+  // A client drops an idle keep-alive socket a second before the advertised
+  // timeout (5 s); Node's server closes its end 1 s after it. Under load one
+  // turn of the event loop can outlast that 2 s margin: the idle timer then
+  // fires before a request that arrived in time is read, the socket closes
+  // with the request unread, and the client gets ECONNRESET. Clients still
+  // close first, now with half a minute to spare.
+  h1.keepAliveTimeoutBuffer = KEEP_ALIVE_TIMEOUT_BUFFER_MS;
   const h2 = http2.createServer({}, handler);
   const sockets = new Set<net.Socket>();
   // HTTP/1 requests in flight per socket. The h1 server never listens itself
