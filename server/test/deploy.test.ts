@@ -73,6 +73,15 @@ describe("docker-compose.yml", () => {
     expect(loadConfig(envOf("api")).host).toBe("0.0.0.0");
   });
 
+  it("requires API keys on the API and the workers, and lets browsers send them through Envoy", () => {
+    for (const name of ["api", "worker"]) {
+      expect(envOf(name).AUTH_MODE).toBe("keys");
+      expect(loadConfig({ ...envOf(name), PROMPTLINE_ROLE: name }).authMode).toBe("keys");
+    }
+    const allowed = findAll(envoy, "allow_headers").join(",").split(/,\s*/);
+    expect(allowed).toContain("authorization");
+  });
+
   it("keeps Redis durable and never evicts queue keys", () => {
     const command = svc("redis").command?.join(" ") ?? "";
     expect(command).toContain("--appendonly yes");
