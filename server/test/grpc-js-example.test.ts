@@ -1,5 +1,7 @@
 import { spawn } from "node:child_process";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { generateApiKey } from "../src/auth/keys.js";
+import { ensureUser, insertApiKey } from "../src/db/auth.js";
 import { startTestApp, type TestApp } from "./harness.js";
 
 const EXAMPLE_DIR = new URL("../../examples/grpc-js-client/", import.meta.url).pathname;
@@ -47,5 +49,33 @@ describe("examples/grpc-js-client", () => {
     const run = await runExample("x", { PROMPTLINE_MODEL: "nosuchprovider-model" });
     expect(run.stderr).toMatch(/^call failed: INVALID_ARGUMENT: model: /);
     expect(run.code).toBe(1);
+  });
+});
+
+describe("examples/grpc-js-client with AUTH_MODE=keys", () => {
+  it("sends PROMPTLINE_API_KEY as a Bearer token; without one the call is UNAUTHENTICATED", async () => {
+    const keysApp = await startTestApp({ AUTH_MODE: "keys" });
+    try {
+      const user = await ensureUser(keysApp.db, "example-service", "member");
+      const key = generateApiKey();
+      await insertApiKey(keysApp.db, {
+        userId: user.id,
+        name: "grpc-js example",
+        prefix: key.prefix,
+        keyHash: key.hash,
+      });
+      const addr = new URL(keysApp.url).host;
+      const refused = await runExample("hi", { PROMPTLINE_ADDR: addr, PROMPTLINE_API_KEY: "" });
+      expect(refused.stderr).toMatch(/^call failed: UNAUTHENTICATED: missing API key/);
+      expect(refused.code).toBe(1);
+      const run = await runExample("with a key", {
+        PROMPTLINE_ADDR: addr,
+        PROMPTLINE_API_KEY: key.key,
+      });
+      expect(run.stdout).toBe("Echo: with a key\n");
+      expect(run.code).toBe(0);
+    } finally {
+      await keysApp.close();
+    }
   });
 });
