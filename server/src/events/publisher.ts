@@ -1,4 +1,4 @@
-import type { Redis } from "ioredis";
+import type { ChainableCommander, Redis } from "ioredis";
 import type { Logger } from "pino";
 import { encodeMessage, eventsChannel, outputKey } from "./messages.js";
 
@@ -39,9 +39,19 @@ export interface OutputBatching {
 const OUTPUT_TTL_SECONDS = 3_600;
 const FINISHED_OUTPUT_TTL_SECONDS = 60;
 
-/** Publishes over Redis pub/sub on one channel per deployment (queue prefix). */
+/** Commands for one pipeline; resolves when Redis answered them. */
+type Commands = (pipeline: ChainableCommander) => void;
+
+/**
+ * Publishes over Redis pub/sub on one channel per deployment (queue prefix).
+ * Everything sent in one turn of the event loop — status changes and output
+ * of every task this process runs — goes out as one pipeline: one socket
+ * write instead of one per change, which is what a task's cost follows on a
+ * small machine. Commands keep the order they were given in.
+ */
 export class RedisTaskNotifier implements TaskNotifier {
   readonly #channel: string;
+  #batch: Array<{ commands: Commands; done: () => void }> = [];
 
   constructor(
     private readonly redis: Redis,
@@ -69,20 +79,40 @@ export class RedisTaskNotifier implements TaskNotifier {
 
   #publishStatus(tasks: readonly (ChangedTask | undefined)[], change: "c" | "u" | "d"): void {
     const at = Date.now();
+    const messages = tasks.flatMap((task) =>
+      task === undefined
+        ? []
+        : [encodeMessage({ k: "s", id: task.id, seq: task.seq, c: change, at })],
+    );
+    if (messages.length === 0) return;
+    void this.#send((pipeline) => {
+      for (const message of messages) pipeline.publish(this.#channel, message);
+    });
+  }
+
+  /** Queues commands for this turn's pipeline; never rejects (a failure is logged). */
+  #send(commands: Commands): Promise<void> {
+    return new Promise((done) => {
+      if (this.#batch.length === 0) setImmediate(() => this.#flush());
+      this.#batch.push({ commands, done });
+    });
+  }
+
+  #flush(): void {
+    const batch = this.#batch;
+    this.#batch = [];
     const pipeline = this.redis.pipeline();
-    let count = 0;
-    for (const task of tasks) {
-      if (task === undefined) continue;
-      pipeline.publish(
-        this.#channel,
-        encodeMessage({ k: "s", id: task.id, seq: task.seq, c: change, at }),
-      );
-      count++;
-    }
-    if (count === 0) return;
+    for (const { commands } of batch) commands(pipeline);
     pipeline
       .exec()
-      .catch((err: unknown) => this.log.warn({ err }, "could not publish task events"));
+      .then((results) => {
+        const failed = results?.find(([err]) => err !== null)?.[0];
+        if (failed) this.log.warn({ err: failed }, "could not publish task events");
+      })
+      .catch((err: unknown) => this.log.warn({ err }, "could not publish task events"))
+      .finally(() => {
+        for (const { done } of batch) done();
+      });
   }
 
   output(taskId: string, attempt: number): OutputWriter {
@@ -91,7 +121,7 @@ export class RedisTaskNotifier implements TaskNotifier {
     let pending = "";
     let timer: NodeJS.Timeout | undefined;
     let sending: Promise<void> = Promise.resolve();
-    const send = (): Promise<void> => {
+    const send = (ttlSeconds: number): Promise<void> => {
       clearTimeout(timer);
       timer = undefined;
       if (pending === "") return sending;
@@ -100,34 +130,35 @@ export class RedisTaskNotifier implements TaskNotifier {
       pending = "";
       offset += text.length;
       // Chained, so deltas reach Redis in order.
-      sending = sending.then(async () => {
-        try {
-          await this.redis
-            .pipeline()
+      sending = sending.then(() =>
+        this.#send((pipeline) =>
+          pipeline
             .append(key, text)
-            .expire(key, OUTPUT_TTL_SECONDS)
+            .expire(key, ttlSeconds)
             .publish(
               this.#channel,
               encodeMessage({ k: "o", id: taskId, attempt, off, t: text, at: Date.now() }),
-            )
-            .exec();
-        } catch (err) {
-          this.log.warn({ err, taskId }, "could not publish output");
-        }
-      });
+            ),
+        ),
+      );
       return sending;
     };
     return {
       append: (text) => {
         if (text === "") return;
         pending += text;
-        if (pending.length >= this.batching.maxChars) void send();
-        else timer ??= setTimeout(send, this.batching.intervalMs);
+        if (pending.length >= this.batching.maxChars) void send(OUTPUT_TTL_SECONDS);
+        else timer ??= setTimeout(() => void send(OUTPUT_TTL_SECONDS), this.batching.intervalMs);
       },
-      flush: send,
+      flush: () => send(OUTPUT_TTL_SECONDS),
       finish: async () => {
-        await send();
-        await this.redis.expire(key, FINISHED_OUTPUT_TTL_SECONDS).catch(() => 0);
+        // The last delta carries the shorter expiry itself; only output
+        // already sent in full needs it on its own.
+        if (pending !== "") return send(FINISHED_OUTPUT_TTL_SECONDS);
+        await sending;
+        if (offset > 0) {
+          await this.#send((pipeline) => pipeline.expire(key, FINISHED_OUTPUT_TTL_SECONDS));
+        }
       },
     };
   }

@@ -139,6 +139,12 @@ export interface ProviderRegistry {
    */
   tryAcquire(modelId: string, estimatedTokens?: number): PermitResult;
   /**
+   * Whether the model's provider has a tokens-per-minute limit, so a permit
+   * needs the request's token estimate (and a worker must read the prompt
+   * before it claims).
+   */
+  limitsTokens(modelId: string): boolean;
+  /**
    * Holds back every permit of the model's provider for `ms` (a 429's
    * `Retry-After`), so one rate limit costs one attempt instead of an attempt
    * of every task queued for that provider. Never shortens a pause.
@@ -170,6 +176,7 @@ interface Provider {
   info: ProviderInfo;
   client: OpenAiClient;
   limiter: Limiter;
+  limitsTokens: boolean;
 }
 
 const UNLIMITED: Permit = { release: () => {} };
@@ -246,6 +253,7 @@ function buildProvider(config: ProviderConfig): Provider {
       requestsPerMinute: config.requestsPerMinute,
       tokensPerMinute: config.tokensPerMinute,
     }),
+    limitsTokens: config.tokensPerMinute !== undefined,
   };
 }
 
@@ -285,6 +293,10 @@ class Registry implements ProviderRegistry {
   tryAcquire(modelId: string, estimatedTokens?: number): PermitResult {
     const provider = this.#providerOf(modelId);
     return provider === undefined ? UNLIMITED : provider.limiter.tryAcquire(estimatedTokens);
+  }
+
+  limitsTokens(modelId: string): boolean {
+    return this.#providerOf(modelId)?.limitsTokens ?? false;
   }
 
   pause(modelId: string, ms: number): void {

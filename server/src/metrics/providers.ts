@@ -24,6 +24,7 @@ export function instrumentProviders(
     listModels: (options) => registry.listModels(options),
     costUsd: (modelId, usage) => registry.costUsd(modelId, usage),
     tryAcquire: (modelId, estimatedTokens) => registry.tryAcquire(modelId, estimatedTokens),
+    limitsTokens: (modelId) => registry.limitsTokens(modelId),
     pause: (modelId, ms) => registry.pause(modelId, ms),
   };
 }

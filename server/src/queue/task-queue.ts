@@ -17,12 +17,30 @@ const bullPriority: Record<TaskPriority, number> = { critical: 1, high: 2, norma
 export interface EnqueueOptions {
   /** Milliseconds before the job may run; unset or ≤ 0 means now. */
   delayMs?: number;
+  /**
+   * The task's model, carried in the job's name: a worker asks the model's
+   * provider for a permit before it claims, and this spares it reading the
+   * task first. Unset, the worker reads it.
+   */
+  model?: string;
 }
 
 /** One job of {@link TaskQueue.enqueueMany}. */
 export interface EnqueueJob extends EnqueueOptions {
   taskId: string;
   priority: TaskPriority;
+}
+
+const JOB_NAME = "run";
+
+/** `run:<model>`, or `run` when the model is not known; a few dozen bytes either way. */
+function jobName(model: string | undefined): string {
+  return model === undefined ? JOB_NAME : `${JOB_NAME}:${model}`;
+}
+
+/** The model a job's name carries, if any (jobs added before names carried one have none). */
+export function modelOfJob(name: string): string | undefined {
+  return name.startsWith(`${JOB_NAME}:`) ? name.slice(JOB_NAME.length + 1) : undefined;
 }
 
 function jobOptions(job: EnqueueJob) {
@@ -75,14 +93,18 @@ export class TaskQueue {
     priority: TaskPriority,
     options: EnqueueOptions = {},
   ): Promise<void> {
-    await this.#queue.add("run", null, jobOptions({ taskId, priority, ...options }));
+    await this.#queue.add(
+      jobName(options.model),
+      null,
+      jobOptions({ taskId, priority, ...options }),
+    );
   }
 
   /** Several jobs in one round trip (BullMQ `addBulk`): what a batch create enqueues. */
   async enqueueMany(jobs: readonly EnqueueJob[]): Promise<void> {
     if (jobs.length === 0) return;
     await this.#queue.addBulk(
-      jobs.map((job) => ({ name: "run", data: null, opts: jobOptions(job) })),
+      jobs.map((job) => ({ name: jobName(job.model), data: null, opts: jobOptions(job) })),
     );
   }
 
@@ -95,13 +117,17 @@ export class TaskQueue {
    * waited for, up to `settleMs`. False when it was still active then: the
    * task has no job of its own, and the recovery sweep re-enqueues it.
    */
-  async requeue(taskId: string, priority: TaskPriority, settleMs = 2_000): Promise<boolean> {
+  async requeue(
+    taskId: string,
+    priority: TaskPriority,
+    { model, settleMs = 2_000 }: { model?: string; settleMs?: number } = {},
+  ): Promise<boolean> {
     const deadline = Date.now() + settleMs;
     do {
       const state = await this.#queue.getJobState(taskId);
       switch (state) {
         case "unknown":
-          await this.enqueue(taskId, priority);
+          await this.enqueue(taskId, priority, { model });
           return true;
         case "completed":
         case "failed":
@@ -149,8 +175,15 @@ export interface TaskWorkerOptions extends TaskQueueOptions {
    * this long before the job is re-delivered as stalled.
    */
   lockDurationMs: number;
-  /** Runs one task; resolves with what became of it, throws only on infrastructure errors. */
-  run: (taskId: string, signal: AbortSignal | undefined) => Promise<RunResult>;
+  /**
+   * Runs one task (its model when the job carries it); resolves with what
+   * became of it, throws only on infrastructure errors.
+   */
+  run: (
+    taskId: string,
+    signal: AbortSignal | undefined,
+    model: string | undefined,
+  ) => Promise<RunResult>;
   onError?: (error: Error) => void;
 }
 
@@ -176,7 +209,7 @@ export function createTaskWorker(options: TaskWorkerOptions): TaskWorker {
     async (job: Job, token?: string, signal?: AbortSignal) => {
       const taskId = job.id;
       if (taskId === undefined) throw new UnrecoverableError("job without id");
-      const result = await options.run(taskId, signal);
+      const result = await options.run(taskId, signal, modelOfJob(job.name));
       if (result.retryInMs !== undefined) {
         // Our attempts live in Postgres; hand the job back without BullMQ counting one.
         await job.moveToDelayed(Date.now() + result.retryInMs, token);

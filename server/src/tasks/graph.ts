@@ -42,7 +42,30 @@ export class TaskGraph {
       else if (row.status === "failed" || row.status === "cancelled")
         await this.#cancelDownstreamOf(row);
     }
-    if (completed.length > 0) await this.dispatch(await childrenOf(this.deps.db, completed));
+    if (completed.length > 0) await this.#dispatchChildrenOf(completed);
+  }
+
+  #childrenBatch: { ids: string[]; done: Promise<void> } | undefined;
+
+  /**
+   * Dispatches the children of tasks that completed in this turn of the event
+   * loop with one lookup rather than one per task: with many tasks running,
+   * completions arrive together. Each caller joins a lookup that starts after
+   * its own commit, so the guarantee above holds.
+   */
+  #dispatchChildrenOf(ids: readonly string[]): Promise<void> {
+    let batch = this.#childrenBatch;
+    if (batch === undefined) {
+      const batchIds: string[] = [];
+      const done = new Promise<void>((resolve) => setImmediate(resolve)).then(async () => {
+        this.#childrenBatch = undefined;
+        await this.dispatch(await childrenOf(this.deps.db, batchIds));
+      });
+      batch = { ids: batchIds, done };
+      this.#childrenBatch = batch;
+    }
+    batch.ids.push(...ids);
+    return batch.done;
   }
 
   /** Enqueues those of `ids` that are pending, due, and have every upstream completed. */
@@ -50,7 +73,7 @@ export class TaskGraph {
     const ready = await readyToDispatch(this.deps.db, ids);
     if (ready.length === 0) return [];
     await this.deps.queue.enqueueMany(
-      ready.map((row) => ({ taskId: row.id, priority: row.priority })),
+      ready.map((row) => ({ taskId: row.id, priority: row.priority, model: row.model })),
     );
     const queued = await markManyQueued(
       this.deps.db,

@@ -75,20 +75,31 @@ export class TaskRunner {
     this.#options = deps.options;
   }
 
+  /**
+   * `model` is the task's model when the job carries it; otherwise (or when
+   * the provider limits tokens, which needs the prompt's size) the task is
+   * read first.
+   */
   async run(
     taskId: string,
     workerId: string,
     jobSignal: AbortSignal | undefined,
+    model?: string,
   ): Promise<RunResult> {
-    // Look before claiming: a finished task's job is dropped, and the provider's
-    // limits are asked first, so a saturated provider hands the job back
-    // instead of holding a worker slot that tasks for other providers need.
-    const before = await findTask(this.#db, taskId);
-    if (before === undefined || isTerminal(before.status)) return { outcome: "dropped" };
-    const permit = this.#providers.tryAcquire(
-      before.model,
-      estimateTokens({ messages: messagesOf(before), max_tokens: paramsOf(before).max_tokens }),
-    );
+    // Ask the provider before claiming, so a saturated provider hands the job
+    // back instead of holding a worker slot that tasks for other providers need.
+    let modelId = model;
+    let estimatedTokens: number | undefined;
+    if (modelId === undefined || this.#providers.limitsTokens(modelId)) {
+      const before = await findTask(this.#db, taskId);
+      if (before === undefined || isTerminal(before.status)) return { outcome: "dropped" };
+      modelId = before.model;
+      estimatedTokens = estimateTokens({
+        messages: messagesOf(before),
+        max_tokens: paramsOf(before).max_tokens,
+      });
+    }
+    const permit = this.#providers.tryAcquire(modelId, estimatedTokens);
     if ("retryInMs" in permit) return { outcome: "deferred", retryInMs: permit.retryInMs };
     let usedTokens: number | undefined;
     try {
