@@ -1,4 +1,5 @@
 import { Code, ConnectError, type Interceptor } from "@connectrpc/connect";
+import { withQuerySignal } from "../db/abort.js";
 
 export interface DeadlineOptions {
   /** Longest a unary call may run; a caller's shorter deadline still applies. */
@@ -15,7 +16,9 @@ export interface DeadlineOptions {
  *   `maxTimeoutMs` router option would refuse it;
  * - a call whose signal fires answers DeadlineExceeded at once (Canceled if the
  *   caller went away); the handler sees the aborted `ctx.signal` and should
- *   stop, work that ignores it finishes unseen;
+ *   stop, and a PostgreSQL query it has in flight is cancelled, so a
+ *   statement waiting on a lock frees its connection; other work that
+ *   ignores the signal finishes unseen;
  * - a server stream is not capped (a watch lives as long as its caller
  *   wants), but one that reaches the caller's deadline ends with
  *   DeadlineExceeded instead of a clean end.
@@ -39,7 +42,11 @@ export function deadlineInterceptor(options: DeadlineOptions): Interceptor {
     );
     const signal = AbortSignal.any([req.signal, cap.signal]);
     try {
-      return await untilAborted(next({ ...req, signal }), signal);
+      // The handler's database queries end with the call, not after it (see withQuerySignal).
+      return await untilAborted(
+        withQuerySignal(signal, () => next({ ...req, signal })),
+        signal,
+      );
     } finally {
       clearTimeout(timer);
     }

@@ -1,7 +1,23 @@
 import { mkdir } from "node:fs/promises";
 import { PGlite } from "@electric-sql/pglite";
-import { Kysely, PGliteDialect, PostgresDialect } from "kysely";
-import { type CustomTypesConfig, Pool, types } from "pg";
+import {
+  Kysely,
+  PGliteDialect,
+  type PostgresCursor,
+  PostgresDialect,
+  type PostgresPool,
+  type PostgresPoolClient,
+  type PostgresQueryResult,
+} from "kysely";
+import pg, {
+  type CustomTypesConfig,
+  Pool,
+  type PoolClient,
+  type PoolConfig,
+  type QueryResult,
+  types,
+} from "pg";
+import { querySignal } from "./abort.js";
 import type { DB } from "./schema.js";
 
 const INT8_OID = 20;
@@ -47,12 +63,13 @@ export interface PostgresDbOptions {
  * database answers.
  */
 export function createPostgresDb(databaseUrl: string, options: PostgresDbOptions = {}): Kysely<DB> {
-  const pool = new Pool({
+  const config: PoolConfig = {
     connectionString: databaseUrl,
     max: options.maxConnections,
     application_name: options.applicationName ?? "promptline",
     types: pgTypes,
-  });
+  };
+  const pool = new Pool(config);
   const onIdleConnectionError = options.onIdleConnectionError;
   pool.on("error", (error) => onIdleConnectionError?.(error));
   // A client checked out between two statements (inside a transaction) has no
@@ -61,7 +78,90 @@ export function createPostgresDb(databaseUrl: string, options: PostgresDbOptions
   pool.on("connect", (client) => {
     client.on("error", (error) => onIdleConnectionError?.(error));
   });
-  return new Kysely<DB>({ dialect: new PostgresDialect({ pool }) });
+  return new Kysely<DB>({ dialect: new PostgresDialect({ pool: cancellable(pool, config) }) });
+}
+
+/**
+ * The pool as Kysely sees it, with each query tied to the caller's abort
+ * signal ({@link querySignal}): a query whose signal has fired is not sent,
+ * and one in flight when it fires is cancelled with `pg_cancel_backend`, so
+ * a statement stuck behind a lock ends (SQLSTATE 57014) and its connection
+ * goes back to the pool instead of waiting for the lock. The query settles
+ * only after the cancel is done, so the connection cannot run another
+ * query that the cancel would hit by mistake. Queries without a signal
+ * (workers, migrations) pass straight through.
+ */
+function cancellable(pool: Pool, config: PoolConfig): PostgresPool {
+  // Its own connection, outside the pool: an exhausted pool must not delay the cancel.
+  const cancel = async (pid: number) => {
+    const control = new pg.Client({ ...config, application_name: "promptline-cancel" });
+    try {
+      await control.connect();
+      await control.query("select pg_cancel_backend($1)", [pid]);
+    } finally {
+      await control.end();
+    }
+  };
+  return {
+    options: pool.options,
+    end: () => pool.end(),
+    connect: async () => new CancellableClient(await pool.connect(), cancel),
+  };
+}
+
+class CancellableClient implements PostgresPoolClient {
+  readonly #client: PoolClient;
+  readonly #cancel: (pid: number) => Promise<void>;
+
+  constructor(client: PoolClient, cancel: (pid: number) => Promise<void>) {
+    this.#client = client;
+    this.#cancel = cancel;
+  }
+
+  release(destroy?: boolean): void {
+    this.#client.release(destroy);
+  }
+
+  query<R>(sql: string, parameters: ReadonlyArray<unknown>): Promise<PostgresQueryResult<R>>;
+  query<R>(cursor: PostgresCursor<R>): PostgresCursor<R>;
+  query<R>(
+    sql: string | PostgresCursor<R>,
+    parameters?: ReadonlyArray<unknown>,
+  ): Promise<PostgresQueryResult<R>> | PostgresCursor<R> {
+    // The dialect is made without a cursor class, so Kysely never streams.
+    if (typeof sql !== "string") throw new Error("streaming queries are not configured");
+    const signal = querySignal();
+    const values = [...(parameters ?? [])];
+    const running =
+      signal === undefined
+        ? this.#client.query(sql, values)
+        : abortableQuery(this.#client, sql, values, signal, this.#cancel);
+    // The same object: Kysely's interface for pg's result is narrower than @types/pg's.
+    return running as Promise<unknown> as Promise<PostgresQueryResult<R>>;
+  }
+}
+
+async function abortableQuery(
+  client: PoolClient,
+  text: string,
+  values: unknown[],
+  signal: AbortSignal,
+  cancel: (pid: number) => Promise<void>,
+): Promise<QueryResult> {
+  signal.throwIfAborted();
+  let cancelling: Promise<void> | undefined;
+  const onAbort = () => {
+    // The backend's pid from the connection handshake: pg keeps it, undocumented (Kysely uses it too).
+    const pid: unknown = Reflect.get(client, "processID");
+    if (typeof pid === "number") cancelling = cancel(pid).catch(() => undefined);
+  };
+  signal.addEventListener("abort", onAbort, { once: true });
+  try {
+    return await client.query(text, values);
+  } finally {
+    signal.removeEventListener("abort", onAbort);
+    await cancelling;
+  }
 }
 
 /**
