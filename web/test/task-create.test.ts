@@ -1,9 +1,9 @@
 import { timestampMs } from "@bufbuild/protobuf/wkt";
-import { TaskStatus } from "@promptline/proto";
+import { TaskPriority, TaskStatus } from "@promptline/proto";
 import type { Browser, Page } from "playwright-core";
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { startTestApp, type TestApp } from "../../server/test/harness.js";
-import { connectClient, type TaskClient } from "../../server/test/task-client.js";
+import { connectClient, settled, type TaskClient } from "../../server/test/task-client.js";
 import { launchChromium, screenshot, screenshotLightAndDark } from "./browser.js";
 
 let app: TestApp;
@@ -72,5 +72,83 @@ describe("create form in Chromium", { timeout: 60_000 }, () => {
     await page.getByText("This time has passed").waitFor();
     expect(await page.getByLabel("Run at").getAttribute("aria-invalid")).toBe("true");
     expect(page.url()).toMatch(/\/tasks\/new$/);
+  });
+
+  it("creates a batch from pasted lines, after a preview", async () => {
+    const marker = `lines${Date.now()}`;
+    await page.goto(`${app.url}/tasks/new`);
+    await page.getByRole("link", { name: "Many at once" }).click();
+    await page.waitForURL(/mode=batch/);
+    await page.getByLabel("Or paste them").fill(`${marker} one\n\n${marker} two\n${marker} three`);
+    await expect.poll(() => page.getByTestId("batch-row").count()).toBe(3);
+    expect(await page.getByTestId("batch-summary").textContent()).toBe("3 tasks · ready to create");
+    await screenshotLightAndDark(page, "task-create-batch");
+    await page.getByRole("button", { name: "Create 3 tasks" }).click();
+    const created = page.getByTestId("batch-created");
+    await created.getByRole("heading", { name: "3 tasks created" }).waitFor();
+    expect(await created.getByRole("link").count()).toBeGreaterThanOrEqual(3);
+    const { tasks } = await client.listTasks({ query: marker });
+    expect(tasks.map((t) => t.prompt).sort()).toEqual([
+      `${marker} one`,
+      `${marker} three`,
+      `${marker} two`,
+    ]);
+    await created.getByRole("link", { name: "Open the task list" }).click();
+    await page.waitForURL(`${app.url}/`);
+  });
+
+  it("reads an uploaded CSV: columns become fields and variables, bad rows are pointed at", async () => {
+    const marker = `csv${Date.now()}`;
+    await page.goto(`${app.url}/tasks/new?mode=batch`);
+    const upload = (body: string) =>
+      page.getByLabel("Upload a file").setInputFiles({
+        name: "cities.csv",
+        mimeType: "text/csv",
+        buffer: Buffer.from(body),
+      });
+    const header = "name,prompt,priority,city";
+    await upload(
+      `${header}\nOslo ${marker},"Weather in {{vars.city}}, today",high,Oslo\nLima ${marker},Weather in {{vars.city}},urgent,Lima`,
+    );
+    expect(await page.getByLabel("Format").inputValue()).toBe("csv");
+    await expect
+      .poll(() => page.getByTestId("batch-summary").textContent())
+      .toBe("2 tasks · 1 with a problem to fix first");
+    const bad = page.locator('[data-testid="batch-row"][aria-invalid="true"]');
+    expect(await bad.textContent()).toContain(
+      'priority must be low, normal, high or critical, not "urgent"',
+    );
+    expect(await page.getByRole("button", { name: "Create 2 tasks" }).isDisabled()).toBe(true);
+    await screenshot(page, "task-create-batch-problem");
+
+    await upload(
+      `${header}\nOslo ${marker},"Weather in {{vars.city}}, today",high,Oslo\nLima ${marker},Weather in {{vars.city}},low,Lima`,
+    );
+    await page.getByRole("button", { name: "Create 2 tasks" }).click();
+    await page.getByRole("heading", { name: "2 tasks created" }).waitFor();
+    const { tasks } = await client.listTasks({ query: marker });
+    const oslo = tasks.find((t) => t.name === `Oslo ${marker}`);
+    expect(oslo?.vars).toEqual({ city: "Oslo" });
+    expect(oslo?.priority).toBe(TaskPriority.HIGH);
+    const done = await settled(client, oslo?.id ?? "");
+    expect(done.output).toBe("Echo: Weather in Oslo, today");
+  });
+
+  it("shows the server's reason on the row it names, and creates nothing", async () => {
+    const marker = `jsonl${Date.now()}`;
+    await page.goto(`${app.url}/tasks/new?mode=batch`);
+    await page.getByLabel("Format").selectOption("jsonl");
+    await page
+      .getByLabel("Or paste them")
+      .fill(
+        `{"prompt": "${marker} fine"}\n{"prompt": "${marker} doomed", "model": "nowhere/none"}`,
+      );
+    await page.getByRole("button", { name: "Create 2 tasks" }).click();
+    const bad = page.locator('[data-testid="batch-row"][aria-invalid="true"]');
+    await bad.waitFor();
+    expect(await bad.textContent()).toContain("doomed");
+    expect(await bad.textContent()).toMatch(/model: /);
+    await page.getByText("No task was created: fix the rows marked in the preview").waitFor();
+    expect((await client.listTasks({ query: marker })).tasks).toHaveLength(0);
   });
 });

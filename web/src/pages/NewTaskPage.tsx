@@ -1,6 +1,6 @@
 import { useQuery } from "@connectrpc/connect-query";
 import { type Task, TaskService } from "@promptline/proto";
-import { useState } from "react";
+import { lazy, Suspense, useState } from "react";
 import { Link, useSearchParams } from "react-router";
 import { buttonClass } from "../components/Button";
 import { ErrorNotice } from "../components/ErrorNotice";
@@ -12,13 +12,19 @@ import { taskDraftFromTemplate } from "../components/templates/templateDraft";
 import { taskTitle } from "../format";
 import { draftFromTask, emptyDraft } from "../taskDraft";
 
+// Papaparse and the preview load only when someone asks for a batch.
+const BatchForm = lazy(() =>
+  import("../components/taskForm/BatchForm").then((m) => ({ default: m.BatchForm })),
+);
+
 /** What the form starts from: `?parent=<id>` ("use as new task") or `?from=<id>` (duplicate). */
 type Seed = { kind: "child" | "duplicate"; id: string } | undefined;
 
 /**
  * The create page: a blank form, or one filled in from another task, either
- * as its child (`/tasks/new?parent=<id>`) or as a copy (`?from=<id>`). The
- * address says which, so the page survives a reload.
+ * as its child (`/tasks/new?parent=<id>`) or as a copy (`?from=<id>`), or
+ * many tasks at once (`?mode=batch`). The address says which, so the page
+ * survives a reload.
  */
 export function NewTaskPage() {
   const [params] = useSearchParams();
@@ -30,7 +36,9 @@ export function NewTaskPage() {
       : from !== ""
         ? { kind: "duplicate", id: from }
         : undefined;
-  if (seed === undefined) return <NewTaskView key="blank" />;
+  if (seed === undefined) {
+    return params.get("mode") === "batch" ? <NewBatchView /> : <NewTaskView key="blank" />;
+  }
   // Keyed: another source task starts a fresh form.
   return <SeededNewTask key={`${seed.kind}:${seed.id}`} kind={seed.kind} id={seed.id} />;
 }
@@ -78,6 +86,7 @@ function NewTaskView({ source, kind }: NewTaskViewProps) {
   return (
     <>
       <Header source={source} kind={kind} />
+      {source === undefined && <ModeSwitch batch={false} />}
       {source === undefined && (
         <TemplatePicker
           onPick={(template) => {
@@ -88,6 +97,50 @@ function NewTaskView({ source, kind }: NewTaskViewProps) {
       )}
       <TaskForm key={formKey} initial={initial} parent={kind === "child" ? source : undefined} />
     </>
+  );
+}
+
+function NewBatchView() {
+  return (
+    <>
+      <title>New tasks · Promptline</title>
+      <PageHeader
+        title="New tasks"
+        description="Many prompts at once: paste them or upload a CSV or JSON Lines file, check the preview, create them all."
+      />
+      <ModeSwitch batch />
+      <Suspense
+        fallback={
+          <div role="status" aria-label="Loading the batch form">
+            <Skeleton className="h-64 w-full rounded-xl" />
+          </div>
+        }
+      >
+        <BatchForm />
+      </Suspense>
+    </>
+  );
+}
+
+/** One task or many: two links, so the choice is in the address and survives a reload. */
+function ModeSwitch({ batch }: { batch: boolean }) {
+  const tab = (active: boolean) =>
+    `rounded-md px-3 py-1.5 text-sm font-medium transition-colors ${
+      active ? "bg-surface text-fg shadow-sm" : "text-fg-muted hover:text-fg"
+    }`;
+  return (
+    <nav aria-label="How many tasks" className="mb-5 inline-flex gap-1 rounded-lg bg-sunken p-1">
+      <Link to="/tasks/new" aria-current={batch ? undefined : "page"} className={tab(!batch)}>
+        One task
+      </Link>
+      <Link
+        to="/tasks/new?mode=batch"
+        aria-current={batch ? "page" : undefined}
+        className={tab(batch)}
+      >
+        Many at once
+      </Link>
+    </nav>
   );
 }
 

@@ -1,0 +1,100 @@
+import { create } from "@bufbuild/protobuf";
+import { Code, ConnectError } from "@connectrpc/connect";
+import { BatchCreateTasksRequestSchema, TaskPriority } from "@promptline/proto";
+import { describe, expect, it } from "vitest";
+import { batchRequest, batchServerErrors, detectFormat, parseBatch } from "./batchInput";
+
+const defaults = { model: "simulator/echo", priority: TaskPriority.NORMAL };
+
+describe("parseBatch", () => {
+  it("reads one prompt per non-blank line", () => {
+    const { rows, problems } = parseBatch("first\n\n  second  \r\nthird", "lines");
+    expect(problems).toEqual([]);
+    expect(rows.map((r) => [r.source, r.prompt])).toEqual([
+      [1, "first"],
+      [3, "second"],
+      [4, "third"],
+    ]);
+  });
+
+  it("reads a CSV with quoted commas and newlines; unknown columns become variables", () => {
+    const csv = [
+      "Name,Prompt,priority,temperature,city",
+      'one,"Weather in {{vars.city}}, please",high,0.5,Oslo',
+      'two,"two\nlines",,,Lima',
+    ].join("\n");
+    const { rows, problems } = parseBatch(csv, "csv");
+    expect(problems).toEqual([]);
+    expect(rows[0]).toMatchObject({
+      name: "one",
+      prompt: "Weather in {{vars.city}}, please",
+      priority: TaskPriority.HIGH,
+      temperature: 0.5,
+      vars: { city: "Oslo" },
+      error: undefined,
+    });
+    expect(rows[1]).toMatchObject({
+      prompt: "two\nlines",
+      priority: undefined,
+      vars: { city: "Lima" },
+    });
+  });
+
+  it("says what is wrong with a CSV and with each bad row", () => {
+    expect(parseBatch("name,text\na,b", "csv").problems[0]).toMatch(/needs a "prompt" column/);
+    const { rows } = parseBatch("prompt,priority,max_tokens\n,urgent,1.5", "csv");
+    expect(rows[0]?.error).toMatch(/prompt is empty/);
+    expect(rows[0]?.error).toMatch(/priority must be low, normal, high or critical/);
+    expect(rows[0]?.error).toMatch(/max_tokens must be a whole number/);
+  });
+
+  it("reads JSON Lines, flagging lines that are not objects", () => {
+    const text = [
+      '{"prompt": "hi {{vars.who}}", "model": "simulator/lorem", "vars": {"who": "you"}}',
+      "not json",
+      "[1]",
+      '{"prompt": "plain", "max_tokens": 20}',
+    ].join("\n");
+    const { rows } = parseBatch(text, "jsonl");
+    expect(rows.map((r) => r.error === undefined)).toEqual([true, false, false, true]);
+    expect(rows[0]).toMatchObject({ model: "simulator/lorem", vars: { who: "you" } });
+    expect(rows[1]?.error).toBe("Not valid JSON.");
+    expect(rows[3]).toMatchObject({ source: 4, maxTokens: 20 });
+  });
+
+  it("refuses more tasks than one batch holds", () => {
+    const text = Array.from({ length: 101 }, (_, i) => `p${i}`).join("\n");
+    expect(parseBatch(text, "lines").problems[0]).toMatch(/at most 100 tasks; this has 101/);
+  });
+});
+
+describe("detectFormat", () => {
+  it("goes by the file name, else by the text", () => {
+    expect(detectFormat("", "Prompts.CSV")).toBe("csv");
+    expect(detectFormat("", "a.jsonl")).toBe("jsonl");
+    expect(detectFormat('{"prompt":"x"}')).toBe("jsonl");
+    expect(detectFormat("just text")).toBe("lines");
+  });
+});
+
+describe("batchRequest and batchServerErrors", () => {
+  it("fills the form's model and priority only where a row has none", () => {
+    const { rows } = parseBatch("prompt,model,priority\na,,\nb,simulator/lorem,critical", "csv");
+    const req = create(BatchCreateTasksRequestSchema, batchRequest(rows, defaults));
+    expect(req.tasks.map((t) => [t.model, t.priority])).toEqual([
+      ["simulator/echo", TaskPriority.NORMAL],
+      ["simulator/lorem", TaskPriority.CRITICAL],
+    ]);
+    expect(req.tasks[0]?.params?.temperature).toBeUndefined();
+  });
+
+  it("maps the server's tasks[i] reasons to rows", () => {
+    const err = new ConnectError(
+      "tasks[2].model: unknown model nope; tasks: must not be empty",
+      Code.InvalidArgument,
+    );
+    const { byRow, other } = batchServerErrors(err);
+    expect(byRow.get(2)).toBe("model: unknown model nope");
+    expect(other).toEqual(["tasks: must not be empty"]);
+  });
+});
