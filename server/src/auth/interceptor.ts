@@ -24,21 +24,24 @@ export interface AuthInterceptorOptions {
 export function authInterceptor(options: AuthInterceptorOptions): Interceptor {
   return (next) => async (req) => {
     if (req.service.typeName === Health.typeName) return next(req);
-    let principal: Principal;
     if (options.mode === "local") {
-      principal = LOCAL_USER;
-    } else {
-      try {
-        principal = await options.authenticator.authenticate(req.header.get("authorization"));
-      } catch (error) {
-        if (error instanceof AuthenticationError) {
-          throw new ConnectError(error.message, Code.Unauthenticated);
-        }
-        throw error;
+      // Nothing to check or log: every caller is the local admin.
+      req.contextValues.set(kPrincipal, LOCAL_USER);
+      return next(req);
+    }
+    let principal: Principal;
+    try {
+      principal = await options.authenticator.authenticate(req.header.get("authorization"));
+    } catch (error) {
+      if (error instanceof AuthenticationError) {
+        throw new ConnectError(error.message, Code.Unauthenticated);
       }
+      throw error;
     }
     req.contextValues.set(kPrincipal, principal);
     req.contextValues.set(kLog, req.contextValues.get(kLog).child({ user: principal.userName }));
+    // An admin may call anything on any task: no message to look at.
+    if (principal.role === "admin") return next(req);
 
     // A server stream's one request message comes as an iterable; read it
     // for the check and hand the handler an iterable of it again.
