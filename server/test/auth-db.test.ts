@@ -6,6 +6,7 @@ import { ruleFor } from "../src/auth/access.js";
 import { AuthenticationError, Authenticator } from "../src/auth/authenticator.js";
 import { generateApiKey, hashApiKey, isWellFormedKey, keyPrefix } from "../src/auth/keys.js";
 import { LOCAL_USER } from "../src/auth/principal.js";
+import { runKeys } from "../src/cli/keys.js";
 import { ensureUser, findKeyByHash, insertApiKey, revokeApiKeys } from "../src/db/auth.js";
 import { dbTest as test } from "./db-fixture.js";
 import { insertTask, rejectionOf } from "./schema-helpers.js";
@@ -129,5 +130,52 @@ describe("access rules", () => {
       expect(ruleFor(TaskService.typeName, m).kind).toBe("owner");
     }
     expect(ruleFor(TaskService.typeName, "listTasks").kind).toBe("anyone");
+  });
+});
+
+describe("promptline keys (in process)", () => {
+  const io = (url: string) => {
+    const out = { stdout: "", stderr: "" };
+    return {
+      out,
+      io: {
+        env: { DATABASE_URL: url },
+        stdout: { write: (t: string) => (out.stdout += t) },
+        stderr: { write: (t: string) => (out.stderr += t) },
+      },
+    };
+  };
+
+  test("usage mistakes exit 2 with the reason, and print no key", async ({ url }) => {
+    for (const [args, message] of [
+      [["create"], /needs --user <name> \(or --admin\)/],
+      [["list", "--admin"], /keys list does not take --admin/],
+      [["revoke"], /takes a key id or prefix/],
+      [["rotate"], /unknown keys command "rotate"/],
+      [["create", "--user", "bad name!"], /--user must be/],
+      [["create", "--user", "local", "--admin"], /"local" is the built-in user/],
+    ] as const) {
+      const { io: cli, out } = io(url);
+      expect(await runKeys(args, cli)).toBe(2);
+      expect(out.stderr).toMatch(message);
+      expect(out.stdout).toBe("");
+    }
+  });
+
+  test("revoking a key that does not exist exits 1; --json prints the new key once", async ({
+    url,
+  }) => {
+    const missing = io(url);
+    expect(await runKeys(["revoke", "pl_nothere"], missing.io)).toBe(1);
+    expect(missing.out.stderr).toMatch(/no key with id or prefix pl_nothere/);
+    const made = io(url);
+    expect(await runKeys(["create", "--user", "json-user", "--json"], made.io)).toBe(0);
+    const created = JSON.parse(made.out.stdout) as { key: string; role: string; user: string };
+    expect(created).toMatchObject({ role: "member", user: "json-user" });
+    expect(isWellFormedKey(created.key)).toBe(true);
+    const listed = io(url);
+    await runKeys(["list", "--json"], listed.io);
+    expect(listed.out.stdout).toContain(keyPrefix(created.key));
+    expect(listed.out.stdout).not.toContain(created.key);
   });
 });
