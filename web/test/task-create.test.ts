@@ -54,6 +54,9 @@ describe("create form in Chromium", { timeout: 60_000 }, () => {
     expect(await page.getByRole("region", { name: "Details" }).textContent()).toContain(
       "Scheduled for",
     );
+    expect(await page.getByRole("region", { name: "Output" }).textContent()).toContain(
+      "No output yet: scheduled to run at",
+    );
     const id = page.url().split("/").at(-1) ?? "";
     const { task } = await client.getTask({ id });
     expect(task?.status).toBe(TaskStatus.PENDING);

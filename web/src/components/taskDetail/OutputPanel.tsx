@@ -1,6 +1,6 @@
 import { type Task, TaskStatus } from "@promptline/proto";
 import { lazy, Suspense, useLayoutEffect, useRef, useState } from "react";
-import { taskTitle } from "../../format";
+import { formatAbsolute, taskTitle, toDate } from "../../format";
 import { CopyButton } from "../CopyButton";
 import { Panel } from "../Panel";
 
@@ -11,9 +11,16 @@ export interface OutputPanelProps {
   waitingFor?: Task[];
 }
 
-function emptyOutputMessage(status: TaskStatus, waitingFor: Task[]): string {
+function emptyOutputMessage(
+  status: TaskStatus,
+  waitingFor: Task[],
+  runAt: Date | undefined,
+): string {
   switch (status) {
     case TaskStatus.PENDING:
+      if (runAt !== undefined && runAt.getTime() > Date.now()) {
+        return `No output yet: scheduled to run at ${formatAbsolute(runAt)}.`;
+      }
       if (waitingFor.length === 1 && waitingFor[0] !== undefined) {
         return `No output yet: waiting for “${taskTitle(waitingFor[0], 60)}” to complete.`;
       }
@@ -78,7 +85,9 @@ export function OutputPanel({ task, waitingFor = [] }: OutputPanelProps) {
       }
     >
       {task.output === "" ? (
-        <p className="text-sm text-fg-muted">{emptyOutputMessage(task.status, waitingFor)}</p>
+        <p className="text-sm text-fg-muted">
+          {emptyOutputMessage(task.status, waitingFor, toDate(task.runAt))}
+        </p>
       ) : rendered ? (
         <Suspense fallback={<RawOutput text={task.output} />}>
           <div
