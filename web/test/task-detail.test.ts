@@ -82,6 +82,11 @@ describe("task detail in Chromium", { timeout: 60_000 }, () => {
     expect(await page.evaluate(() => (window as { __pwned?: boolean }).__pwned)).toBeUndefined();
     await screenshotLightAndDark(page, "task-detail-markdown");
 
+    await page.getByRole("button", { name: "Copy code" }).click();
+    await expect
+      .poll(() => page.evaluate(() => navigator.clipboard.readText()))
+      .toBe("const answer = 42;");
+
     await page.getByRole("button", { name: "Raw" }).click();
     const raw = await page.getByTestId("task-output").textContent();
     expect(raw).toBe(`Echo: ${MARKDOWN}`);
