@@ -85,7 +85,7 @@ describe("chains in Chromium", { timeout: 60_000 }, () => {
     expect(await nodeLabels(page)).toEqual([
       `step one, completed, ${ECHO}`,
       `step two, completed, ${ECHO}`,
-      `step three, completed, ${ECHO} (this task)`,
+      `step three, completed, ${ECHO}, this task`,
     ]);
     // The same links in words, and the chain's totals and table.
     expect(await page.getByTestId("lineage-upstream").textContent()).toContain("step two");

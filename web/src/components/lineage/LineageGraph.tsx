@@ -134,23 +134,28 @@ function TaskNodeView({
         data-testid="lineage-node"
         onFocus={reveal}
         aria-current={data.current ? "page" : undefined}
-        aria-label={`${data.title}, ${statusLabel(data.status)}, ${data.model}${data.current ? " (this task)" : ""}`}
-        className={`nopan pointer-events-auto flex h-full w-full flex-col justify-between gap-1.5 rounded-lg border bg-surface px-3 py-2 text-left shadow-xs transition-colors hover:border-accent focus-visible:outline-2 focus-visible:outline-offset-2 focus-visible:outline-focus ${
+        aria-label={`${data.title}, ${statusLabel(data.status)}, ${data.model}${data.current ? ", this task" : ""}`}
+        className={`nopan pointer-events-auto relative flex h-full w-full flex-col justify-between gap-1.5 rounded-lg border bg-surface px-3 py-2 text-left shadow-xs transition-colors hover:border-accent focus-visible:outline-2 focus-visible:outline-offset-2 focus-visible:outline-focus ${
           data.current ? "border-accent ring-2 ring-accent/40" : "border-line-strong"
         }`}
       >
+        {/* Spaces between the parts and the badge last in the DOM, so the visible
+            text reads in the order of the aria-label (WCAG 2.5.3, label in name). */}
+        <span className={`truncate text-sm font-medium text-fg ${data.current ? "pe-20" : ""}`}>
+          {data.title}
+        </span>{" "}
         <span className="flex items-center justify-between gap-2">
-          <span className="truncate text-sm font-medium text-fg">{data.title}</span>
-          {data.current && (
-            <span className="shrink-0 rounded bg-accent px-1.5 py-0.5 text-[10px] font-semibold tracking-wide text-accent-fg uppercase">
-              This task
-            </span>
-          )}
-        </span>
-        <span className="flex items-center justify-between gap-2">
-          <StatusChip status={data.status} />
+          <StatusChip status={data.status} />{" "}
           <span className="truncate font-mono text-[11px] text-fg-subtle">{data.model}</span>
         </span>
+        {data.current && (
+          <>
+            {" "}
+            <span className="absolute top-2 right-3 rounded bg-accent px-1.5 py-0.5 text-[10px] font-semibold tracking-wide text-accent-fg uppercase">
+              this task
+            </span>
+          </>
+        )}
       </Link>
       <Handle
         type="source"
