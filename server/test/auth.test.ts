@@ -1,4 +1,5 @@
 import { randomUUID } from "node:crypto";
+import http from "node:http";
 import { Writable } from "node:stream";
 import { type Client, Code, ConnectError, createClient, type Transport } from "@connectrpc/connect";
 import { createConnectTransport, createGrpcWebTransport } from "@connectrpc/connect-node";
@@ -315,6 +316,42 @@ describe("local mode", () => {
       ).whoAmI({});
       expect(who.authMode).toBe(AuthMode.LOCAL);
       expect(who.user).toMatchObject({ name: "local", role: UserRole.ADMIN });
+    } finally {
+      await local.close();
+    }
+  });
+});
+
+describe("local mode and DNS rebinding", () => {
+  it("refuses a call addressed to another host name, even from this machine", async () => {
+    const local = await startTestApp();
+    try {
+      // fetch will not send another Host; node:http will, as a browser after a rebinding does.
+      const call = (host: string) =>
+        new Promise<{ status: number; body: string }>((resolve, reject) => {
+          const req = http.request(
+            `${local.url}/promptline.v1.AuthService/WhoAmI`,
+            { method: "POST", headers: { "content-type": "application/json", host } },
+            (res) => {
+              let body = "";
+              res.on("data", (chunk: Buffer) => {
+                body += chunk.toString();
+              });
+              res.on("end", () => resolve({ status: res.statusCode ?? 0, body }));
+            },
+          );
+          req.on("error", reject);
+          req.end("{}");
+        });
+      const rebound = await call("evil.example:8080");
+      expect(rebound.status).toBe(403);
+      expect(JSON.parse(rebound.body)).toMatchObject({
+        code: "permission_denied",
+        message: expect.stringMatching(
+          /^local mode answers only requests addressed to this machine/,
+        ),
+      });
+      expect((await call(`localhost:${new URL(local.url).port}`)).status).toBe(200);
     } finally {
       await local.close();
     }

@@ -2,6 +2,7 @@ import { Code, ConnectError, type Interceptor } from "@connectrpc/connect";
 import { Health } from "@promptline/proto";
 import type { Kysely } from "kysely";
 import { kLog } from "../api/context.js";
+import { isLoopback } from "../config.js";
 import type { DB } from "../db/schema.js";
 import { checkAccess, PermissionError } from "./access.js";
 import { AuthenticationError, type Authenticator } from "./authenticator.js";
@@ -25,7 +26,16 @@ export function authInterceptor(options: AuthInterceptorOptions): Interceptor {
   return (next) => async (req) => {
     if (req.service.typeName === Health.typeName) return next(req);
     if (options.mode === "local") {
-      // Nothing to check or log: every caller is the local admin.
+      // A web page elsewhere can point its own host name at 127.0.0.1 (DNS
+      // rebinding) and call as same-origin; only a loopback Host is this machine.
+      const host = new URL(req.url).hostname;
+      if (!isLoopback(host)) {
+        throw new ConnectError(
+          `local mode answers only requests addressed to this machine (localhost, 127.0.0.1, [::1]), not ${host}; use AUTH_MODE=keys`,
+          Code.PermissionDenied,
+        );
+      }
+      // Nothing else to check or log: every caller is the local admin.
       req.contextValues.set(kPrincipal, LOCAL_USER);
       return next(req);
     }
