@@ -98,7 +98,9 @@ describe("grpc.health.v1.Health over @grpc/grpc-js", () => {
         "",
         "grpc.health.v1.Health",
         "promptline.v1.AdminService",
+        "promptline.v1.AuthService",
         "promptline.v1.TaskService",
+        "promptline.v1.TemplateService",
       ].sort(),
     );
   });
