@@ -1,5 +1,5 @@
 import { type Kysely, sql } from "kysely";
-import type { ChainEdgeKind, DB, TaskRow } from "./schema.js";
+import { type ChainEdgeKind, type DB, TASK_COLUMNS, type TaskRow } from "./schema.js";
 
 /** An upstream link to store for a new task (its parent link is kept by a trigger). */
 export interface NewDependency {
@@ -38,7 +38,7 @@ export async function readyToDispatch(db: Kysely<DB>, ids: readonly string[]): P
   if (ids.length === 0) return [];
   return db
     .selectFrom("tasks as t")
-    .selectAll("t")
+    .select(TASK_COLUMNS)
     .where("t.id", "in", ids)
     .where("t.status", "=", "pending")
     .where((eb) => eb.or([eb("t.run_at", "is", null), eb("t.run_at", "<=", sql<Date>`now()`)]))
@@ -90,7 +90,7 @@ export async function cancelDownstream(
       error_message = ${reason},
       error_http_status = null
     where id in (select id from downstream) and status in ('pending', 'queued')
-    returning *`.execute(db);
+    returning ${sql.join(TASK_COLUMNS.map((column) => sql.ref(column)))}`.execute(db);
   return result.rows;
 }
 

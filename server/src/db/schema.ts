@@ -203,7 +203,64 @@ export interface TaskLineageRow {
   depth: number;
 }
 
-export type TaskRow = Selectable<TasksTable>;
+/**
+ * A task as the application reads it: every column but `search`, the
+ * tsvector that only text-search WHERE clauses use. It is often larger than
+ * the prompt, so shipping and parsing it with each row is pure cost.
+ */
+export type TaskRow = Omit<Selectable<TasksTable>, "search">;
+
+/** The columns of a {@link TaskRow}: select and return these rather than `*`. */
+export const TASK_COLUMNS = [
+  "id",
+  "name",
+  "prompt",
+  "system_prompt",
+  "model",
+  "params",
+  "priority",
+  "status",
+  "output",
+  "error_code",
+  "error_message",
+  "error_http_status",
+  "parent_task_id",
+  "chain_id",
+  "attempts",
+  "max_attempts",
+  "prompt_tokens",
+  "completion_tokens",
+  "total_tokens",
+  "latency_ms",
+  "ttft_ms",
+  "cost_usd",
+  "provider",
+  "response_model",
+  "request_id",
+  "metadata",
+  "idempotency_key",
+  "request_hash",
+  "run_at",
+  "timeout_ms",
+  "series_start_attempt",
+  "vars",
+  "rendered_prompt",
+  "queue_ttl_ms",
+  "cancel_requested_at",
+  "owner_id",
+  "seq",
+  "created_at",
+  "queued_at",
+  "started_at",
+  "completed_at",
+  "updated_at",
+] as const satisfies readonly (keyof TaskRow)[];
+
+// A column added to `tasks` must be added above too, or this fails to compile.
+type UnlistedTaskColumn = Exclude<keyof TaskRow, (typeof TASK_COLUMNS)[number]>;
+const everyTaskColumnListed: [UnlistedTaskColumn] extends [never] ? true : UnlistedTaskColumn =
+  true;
+void everyTaskColumnListed;
 export type NewTaskRow = Insertable<TasksTable>;
 export type TaskUpdate = Updateable<TasksTable>;
 export type TaskAttemptRow = Selectable<TaskAttemptsTable>;

@@ -1,7 +1,13 @@
 import { type Kysely, sql } from "kysely";
 import type { TaskStatus } from "../tasks/status.js";
 import { LOCAL_USER_ID } from "./auth.js";
-import type { DB, TaskAttemptRow, TaskEventRow, TaskRow } from "./schema.js";
+import {
+  type DB,
+  TASK_COLUMNS,
+  type TaskAttemptRow,
+  type TaskEventRow,
+  type TaskRow,
+} from "./schema.js";
 import type { NewTask } from "./tasks.js";
 
 /** A task to store, with the create request's scheduling and idempotency fields. */
@@ -54,7 +60,7 @@ export async function insertTasks(
       })),
     )
     .onConflict((oc) => oc.constraint("tasks_idempotency_key_key").doNothing())
-    .returningAll()
+    .returning(TASK_COLUMNS)
     .execute();
 }
 
@@ -67,7 +73,7 @@ export async function findTasksByIdempotencyKey(
   if (keys.length === 0) return [];
   return db
     .selectFrom("tasks")
-    .selectAll()
+    .select(TASK_COLUMNS)
     .where("idempotency_key", "in", keys)
     .where("owner_id", "=", ownerId ?? LOCAL_USER_ID)
     .execute();
@@ -75,7 +81,7 @@ export async function findTasksByIdempotencyKey(
 
 export async function findTasksById(db: Kysely<DB>, ids: readonly string[]): Promise<TaskRow[]> {
   if (ids.length === 0) return [];
-  return db.selectFrom("tasks").selectAll().where("id", "in", ids).execute();
+  return db.selectFrom("tasks").select(TASK_COLUMNS).where("id", "in", ids).execute();
 }
 
 /** Which of `ids` are stored tasks. */
@@ -96,7 +102,7 @@ export async function markManyQueued(db: Kysely<DB>, ids: readonly string[]): Pr
     .set({ status: "queued", queued_at: sql<Date>`now()` })
     .where("id", "in", ids)
     .where("status", "=", "pending")
-    .returningAll()
+    .returning(TASK_COLUMNS)
     .execute();
 }
 
@@ -127,7 +133,7 @@ export async function requeueForRetry(
     }))
     .where("id", "=", id)
     .where("status", "in", from)
-    .returningAll()
+    .returning(TASK_COLUMNS)
     .executeTakeFirst();
 }
 
@@ -169,4 +175,224 @@ export async function findTaskEvents(db: Kysely<DB>, taskId: string): Promise<Ta
     .where("task_id", "=", taskId)
     .orderBy("seq")
     .execute();
+}
+
+/** What a claim found: the task it moved to `running`, or the task as it was (undefined: gone). */
+export type ClaimResult =
+  | { claimed: true; task: TaskRow }
+  | { claimed: false; task: TaskRow | undefined };
+
+/**
+ * The claim: queued → running and a new attempt row, in one statement. When
+ * it claims nothing (another worker won, the task is not queued, or it
+ * waited past its queue TTL), the same round trip returns the task as the
+ * statement found it, so the caller can tell why without reading it again.
+ */
+export async function claimTask(
+  db: Kysely<DB>,
+  id: string,
+  workerId: string,
+): Promise<ClaimResult> {
+  const rows = await db
+    .with("claimed", (qb) =>
+      qb
+        .updateTable("tasks")
+        .set((eb) => ({
+          status: "running",
+          started_at: sql<Date>`now()`,
+          attempts: eb("attempts", "+", 1),
+        }))
+        .where("id", "=", id)
+        .where("status", "=", "queued")
+        .where(
+          sql<boolean>`(queue_ttl_ms is null or queued_at + queue_ttl_ms * interval '1 millisecond' >= now())`,
+        )
+        .returning(TASK_COLUMNS),
+    )
+    .with("attempt", (qb) =>
+      qb
+        .insertInto("task_attempts")
+        .columns(["task_id", "attempt", "worker_id"])
+        .expression((eb) =>
+          eb
+            .selectFrom("claimed")
+            .select([
+              "claimed.id",
+              "claimed.attempts",
+              sql<string>`${workerId}::text`.as("worker_id"),
+            ]),
+        ),
+    )
+    .selectFrom("claimed")
+    .select(TASK_COLUMNS)
+    .select(sql<boolean>`true`.as("claimed"))
+    .unionAll((eb) =>
+      eb
+        .selectFrom("tasks")
+        .select(TASK_COLUMNS)
+        .select(sql<boolean>`false`.as("claimed"))
+        .where("id", "=", id)
+        .where(({ not, exists, selectFrom }) => not(exists(selectFrom("claimed").select("id")))),
+    )
+    .execute();
+  const [row] = rows;
+  if (row === undefined) return { claimed: false, task: undefined };
+  const { claimed, ...task } = row;
+  return claimed ? { claimed: true, task } : { claimed: false, task };
+}
+
+/** What one attempt measured, whatever its end. */
+export interface AttemptMeasures {
+  taskId: string;
+  attempt: number;
+  latencyMs: number;
+  ttftMs: number | undefined;
+  promptTokens: number | undefined;
+  completionTokens: number | undefined;
+  provider: string | undefined;
+}
+
+export interface TaskFailure {
+  code: string;
+  message: string;
+  httpStatus: number | undefined;
+}
+
+/**
+ * How the attempt ends for the task: its next status and what to store.
+ * `queued` (a retry) becomes `cancelled` instead when a cancel was asked
+ * for meanwhile, in the same statement, so a cancel never loses to a retry.
+ */
+export type AttemptEnd =
+  | {
+      status: "completed";
+      output: string;
+      totalTokens: number | undefined;
+      responseModel: string;
+      costUsd: number | undefined;
+    }
+  | { status: "failed"; error: TaskFailure }
+  | { status: "queued"; error: TaskFailure; attemptOutcome: "failed" | "cancelled" }
+  | { status: "cancelled"; output: string; error: TaskFailure };
+
+/** What an ended attempt leaves to do: notify watchers, and move the task's graph on. */
+export type EndedTask = Pick<TaskRow, "id" | "seq" | "status" | "error_code">;
+
+const ENDED_COLUMNS = [
+  "id",
+  "seq",
+  "status",
+  "error_code",
+] as const satisfies readonly (keyof EndedTask)[];
+
+/**
+ * Ends the running attempt `measures.attempt` of a task: the task moves on
+ * (guarded: only if it is still running that attempt, so a worker that lost
+ * its lock cannot overwrite the result of the one that took over) and the
+ * attempt row is closed, in one statement. Returns only what the caller
+ * needs (not the output it just sent). Undefined when the attempt no longer
+ * held the task.
+ */
+export async function endAttempt(
+  db: Kysely<DB>,
+  measures: AttemptMeasures,
+  end: AttemptEnd,
+): Promise<EndedTask | undefined> {
+  const common = {
+    latency_ms: measures.latencyMs,
+    ttft_ms: measures.ttftMs ?? null,
+    provider: measures.provider ?? null,
+  };
+  const failure = end.status === "completed" ? undefined : end.error;
+  const taskSet = (() => {
+    switch (end.status) {
+      case "completed":
+        return {
+          ...common,
+          status: sql<TaskStatus>`'completed'`,
+          completed_at: sql<Date>`now()`,
+          output: end.output,
+          prompt_tokens: measures.promptTokens ?? null,
+          completion_tokens: measures.completionTokens ?? null,
+          total_tokens: end.totalTokens ?? null,
+          response_model: end.responseModel,
+          cost_usd: end.costUsd === undefined ? null : String(end.costUsd),
+          error_code: null,
+          error_message: null,
+          error_http_status: null,
+        };
+      case "failed":
+        return {
+          ...common,
+          ...errorColumns(end.error),
+          status: sql<TaskStatus>`'failed'`,
+          completed_at: sql<Date>`now()`,
+        };
+      case "cancelled":
+        return {
+          ...common,
+          ...errorColumns(end.error),
+          status: sql<TaskStatus>`'cancelled'`,
+          completed_at: sql<Date>`now()`,
+          output: end.output,
+          completion_tokens: measures.completionTokens ?? null,
+        };
+      case "queued":
+        return {
+          ...common,
+          ...errorColumns(end.error),
+          status: sql<TaskStatus>`case when cancel_requested_at is null then 'queued'::task_status else 'cancelled'::task_status end`,
+          queued_at: sql<Date>`now()`,
+          completed_at: sql<Date | null>`case when cancel_requested_at is null then null else now() end`,
+        };
+    }
+  })();
+  const attemptOutcome =
+    end.status === "completed"
+      ? "succeeded"
+      : end.status === "queued"
+        ? end.attemptOutcome
+        : end.status === "cancelled"
+          ? "cancelled"
+          : "failed";
+  return db
+    .with("done", (qb) =>
+      qb
+        .updateTable("tasks")
+        .set(taskSet)
+        .where("id", "=", measures.taskId)
+        .where("status", "=", "running")
+        .where("attempts", "=", measures.attempt)
+        .returning(ENDED_COLUMNS),
+    )
+    .with("attempt", (qb) =>
+      qb
+        .updateTable("task_attempts")
+        .set({
+          finished_at: sql<Date>`now()`,
+          outcome: attemptOutcome,
+          latency_ms: measures.latencyMs,
+          ttft_ms: measures.ttftMs ?? null,
+          prompt_tokens: measures.promptTokens ?? null,
+          completion_tokens: measures.completionTokens ?? null,
+          error_code: failure?.code ?? null,
+          error_message: failure?.message ?? null,
+          http_status: failure?.httpStatus ?? null,
+        })
+        .where("task_id", "=", measures.taskId)
+        .where("attempt", "=", measures.attempt)
+        .where("outcome", "=", "running")
+        .where(({ exists, selectFrom }) => exists(selectFrom("done").select("done.id"))),
+    )
+    .selectFrom("done")
+    .select(ENDED_COLUMNS)
+    .executeTakeFirst();
+}
+
+function errorColumns(error: TaskFailure) {
+  return {
+    error_code: error.code,
+    error_message: error.message,
+    error_http_status: error.httpStatus ?? null,
+  };
 }

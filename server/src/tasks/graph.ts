@@ -14,6 +14,9 @@ import type { TaskNotifier } from "../events/publisher.js";
 import type { TaskQueue } from "../queue/task-queue.js";
 import { hasReferences, render } from "./template.js";
 
+/** What the graph needs of a task that reached a terminal state. */
+type FinishedTask = Pick<TaskRow, "id" | "status" | "error_code">;
+
 /**
  * How output flows along edges: a task waits for every upstream task
  * (parent and dependencies) to complete, then is enqueued; if one fails or is
@@ -34,7 +37,7 @@ export class TaskGraph {
    * checks after its own commit, so the last upstream to finish always sees
    * the others finished: a dependent is never left waiting.
    */
-  async finished(rows: readonly (TaskRow | undefined)[]): Promise<void> {
+  async finished(rows: readonly (FinishedTask | undefined)[]): Promise<void> {
     const completed: string[] = [];
     for (const row of rows) {
       if (row === undefined) continue;
@@ -99,7 +102,7 @@ export class TaskGraph {
     }
   }
 
-  async #cancelDownstreamOf(row: TaskRow): Promise<void> {
+  async #cancelDownstreamOf(row: FinishedTask): Promise<void> {
     const cancelled = await cancelDownstream(
       this.deps.db,
       row.id,

@@ -5,12 +5,15 @@ import {
   type AttemptEnd,
   type AttemptMeasures,
   claimTask,
+  type EndedTask,
   endAttempt,
+  type TaskFailure,
+} from "../db/task-writes.js";
+import {
   expireQueuedTask,
   findTask,
   markQueued,
   releaseLostTask,
-  type TaskFailure,
   type TaskParamsJson,
   type TaskRow,
 } from "../db/tasks.js";
@@ -243,12 +246,11 @@ export class TaskRunner {
    */
   async #claim(taskId: string, workerId: string): Promise<TaskRow | undefined> {
     for (let round = 0; round < 3; round++) {
-      const claimed = await claimTask(this.#db, taskId, workerId);
-      if (claimed !== undefined) {
-        this.#notifier.changed([claimed]);
-        return claimed;
+      const { claimed, task: current } = await claimTask(this.#db, taskId, workerId);
+      if (claimed) {
+        this.#notifier.changed([current]);
+        return current;
       }
-      const current = await findTask(this.#db, taskId);
       switch (current?.status) {
         case "pending":
           this.#notifier.changed([await markQueued(this.#db, taskId)]);
@@ -286,7 +288,7 @@ export class TaskRunner {
         }
       | undefined,
     end: AttemptEnd,
-  ): Promise<TaskRow | undefined> {
+  ): Promise<EndedTask | undefined> {
     const measures: AttemptMeasures = {
       taskId: task.id,
       attempt: task.attempts,
