@@ -235,6 +235,27 @@ describe("keys mode: ownership", () => {
     });
   });
 
+  it("a chain has one owner: an admin cannot hang a task on a member's, and a re-run stays the member's", async () => {
+    const alice = tasksAs(keys.alice);
+    const admin = tasksAs(keys.admin);
+    const { task } = await alice.createTask({ prompt: "alice's chain", model: ECHO });
+    const id = task?.id ?? "";
+    await settled(alice, id);
+    expect(
+      await codeOf(
+        admin.createTask({ prompt: "{{parent.output}}", model: ECHO, parentTaskId: id }),
+      ),
+    ).toEqual({
+      code: Code.InvalidArgument,
+      message: `parent_task_id: task ${id} belongs to another user; a task's parent and dependencies must be its owner's own`,
+    });
+    // Re-run by the admin: a branch of Alice's task (same parent and dependencies), so hers.
+    const rerun = (await admin.rerunTask({ id, prompt: "again" })).task?.id ?? "";
+    expect((await alice.getTask({ id: rerun })).task?.prompt).toBe("again");
+    await settled(alice, rerun);
+    expect((await alice.listTasks({})).tasks.map((t) => t.id)).toContain(rerun);
+  });
+
   it("lists show a member only their own tasks; an admin sees everyone's", async () => {
     const marker = `m${randomUUID().replaceAll("-", "")}`;
     const alice = tasksAs(keys.alice);

@@ -112,32 +112,49 @@ export class PermissionError extends Error {
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 /**
- * Enforces {@link ruleFor}: admins pass, a member is refused admin RPCs
- * and any task that is not theirs. One indexed read, and only when a
- * member's request names stored tasks.
+ * Enforces {@link ruleFor}: a member is refused admin RPCs and any task
+ * that is not theirs. A chain has one owner, so even an admin cannot give a
+ * new task another user's parent or dependencies (then a member's chain
+ * operations never reach someone else's task). One indexed read, and only
+ * when a request names stored tasks.
  */
 export async function checkAccess(
   db: Kysely<DB>,
   principal: Principal,
   call: { service: string; method: string; rpc: string; message: unknown },
 ): Promise<void> {
-  if (principal.role === "admin") return;
   const rule = ruleFor(call.service, call.method);
+  if (principal.role === "admin") {
+    if (rule.kind !== "owner") return;
+    const links = rule.refs(call.message).filter((ref) => ref.field !== undefined);
+    const foreign = await firstForeign(db, links, principal.userId);
+    if (foreign?.field === undefined) return;
+    throw new InvalidFieldError(
+      foreign.field,
+      `task ${foreign.id} belongs to another user; a task's parent and dependencies must be its owner's own`,
+    );
+  }
   if (rule.kind === "anyone") return;
   if (rule.kind === "admin") {
     throw new PermissionError(
       `${call.rpc} is for admins; ${principal.userName} is a ${principal.role}`,
     );
   }
-  const refs = rule.refs(call.message).filter((ref) => UUID.test(ref.id));
-  if (refs.length === 0) return;
-  const others = await tasksOwnedByOthers(
-    db,
-    [...new Set(refs.map((r) => r.id.toLowerCase()))],
-    principal.userId,
-  );
-  const denied = refs.find((r) => others.has(r.id.toLowerCase()));
+  const denied = await firstForeign(db, rule.refs(call.message), principal.userId);
   if (denied === undefined) return;
   if (denied.field === undefined) throw new TaskNotFoundError(denied.id);
   throw new InvalidFieldError(denied.field, `task ${denied.id} does not exist`);
+}
+
+/** The first of `refs` that is a stored task of someone other than `userId`. */
+async function firstForeign(
+  db: Kysely<DB>,
+  refs: readonly TaskRef[],
+  userId: string,
+): Promise<TaskRef | undefined> {
+  const wellFormed = refs.filter((ref) => UUID.test(ref.id));
+  if (wellFormed.length === 0) return undefined;
+  const ids = [...new Set(wellFormed.map((r) => r.id.toLowerCase()))];
+  const others = await tasksOwnedByOthers(db, ids, userId);
+  return wellFormed.find((r) => others.has(r.id.toLowerCase()));
 }

@@ -28,8 +28,6 @@ export interface RerunEdits {
   systemPrompt: string | undefined;
   params: TaskParamsJson | undefined;
   requestId: string;
-  /** Who re-runs it owns the new task; unset: the built-in local user. */
-  ownerId?: string;
 }
 
 /** Operations on a whole graph of tasks: lineage, cancel all, retry from a node, re-run as a branch. */
@@ -110,7 +108,8 @@ export class ChainOperations {
       vars: original.vars,
       ref: undefined,
       parentRef: undefined,
-      ownerId: edits.ownerId,
+      // A chain has one owner: the branch is the original's owner's, whoever re-ran it.
+      ownerId: original.owner_id,
     });
   }
 }
