@@ -4,6 +4,7 @@ import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from
 import { generateApiKey } from "../../server/src/auth/keys.js";
 import { ensureUser, insertApiKey } from "../../server/src/db/auth.js";
 import { startTestApp, type TestApp } from "../../server/test/harness.js";
+import { checkPageInBothThemes } from "./a11y.js";
 import { launchChromium, screenshot } from "./browser.js";
 
 let app: TestApp;
@@ -67,7 +68,7 @@ describe("sign-in in Chromium (AUTH_MODE=keys)", () => {
     await expect
       .poll(() => page.getByText(/That key was refused: invalid API key/).count())
       .toBe(1);
-    await screenshot(page, "sign-in-refused");
+    await checkPageInBothThemes(page, "sign-in-refused");
 
     await page.getByLabel("API key").fill(alice.key);
     await page.getByRole("button", { name: "Sign in" }).click();
@@ -178,6 +179,7 @@ describe("local mode in Chromium", () => {
         /Local mode: no sign-in/,
       );
       expect(page.url()).toBe(`${local.url}/`);
+      await checkPageInBothThemes(page, "local-mode-notice");
     } finally {
       await local.close();
     }
