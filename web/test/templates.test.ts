@@ -7,6 +7,7 @@ import type { Browser, Page } from "playwright-core";
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { startTestApp, type TestApp } from "../../server/test/harness.js";
 import { connectClient, settled, type TaskClient } from "../../server/test/task-client.js";
+import { checkPageInBothThemes, expectNoSeriousA11yViolations } from "./a11y.js";
 import { launchChromium, screenshot } from "./browser.js";
 
 const ECHO = "simulator/echo";
@@ -64,7 +65,7 @@ describe("templates in Chromium", { timeout: 60_000 }, () => {
   it("says what to do when there are no templates", async () => {
     await page.goto(`${app.url}/templates`);
     await page.getByRole("heading", { name: "No templates yet" }).waitFor();
-    await screenshot(page, "templates-empty");
+    await checkPageInBothThemes(page, "templates-empty");
     await page.getByRole("link", { name: "Create a template" }).click();
     await page.waitForURL("**/templates/new");
   });
@@ -89,7 +90,7 @@ describe("templates in Chromium", { timeout: 60_000 }, () => {
     await expect
       .poll(() => page.getByTestId("template-preview").textContent())
       .toBe("Summarise RFC 9110 for engineers");
-    await screenshot(page, "template-new-preview");
+    await checkPageInBothThemes(page, "template-new-preview");
 
     await page.getByRole("button", { name: "Create template" }).click();
     await page.waitForURL(/\/templates\/[0-9a-f-]{36}$/);
@@ -101,7 +102,7 @@ describe("templates in Chromium", { timeout: 60_000 }, () => {
       ["audience", "engineers"],
     ]);
     expect(template?.params?.temperature).toBe(0.2);
-    await screenshot(page, "template-detail");
+    await checkPageInBothThemes(page, "template-detail");
 
     // Run: an empty required variable is named at its input.
     await page.getByRole("button", { name: "Run template" }).click();
@@ -164,6 +165,8 @@ describe("templates in Chromium", { timeout: 60_000 }, () => {
     await page.getByRole("button", { name: "Delete", exact: true }).click();
     const dialog = page.getByRole("dialog", { name: `Delete “${template.name}”?` });
     await dialog.waitFor();
+    // The modal keeps the theme switch out of reach: checked in the theme it opened in.
+    await expectNoSeriousA11yViolations(page, "template-delete-confirm");
     await screenshot(page, "template-delete-confirm");
     await dialog.getByRole("button", { name: "Delete template" }).click();
     await page.waitForURL(/\/templates$/);
@@ -184,7 +187,7 @@ describe("templates in Chromium", { timeout: 60_000 }, () => {
     await storedTemplate(`beta ${tag}`);
     await page.goto(`${app.url}/templates`);
     await page.getByTestId("template-row").first().waitFor();
-    await screenshot(page, "templates-list");
+    await checkPageInBothThemes(page, "templates-list");
     await page.getByLabel("Search templates by name").fill(`beta ${tag}`);
     await expect
       .poll(() => page.getByTestId("template-row").allTextContents())

@@ -49,17 +49,19 @@ export function TemplatePreview({ draft, samples, onSamplesChange }: TemplatePre
         {draft.prompt.trim() === "" ? (
           <p className="text-sm text-fg-subtle">Write a prompt to see it rendered here.</p>
         ) : preview.isError && reasons.length > 0 ? (
-          <ul
+          <div
             role="status"
             aria-label="Why the preview can't render"
-            className="space-y-1 text-sm text-danger"
+            className="text-sm text-danger"
           >
-            {reasons.map((r) => (
-              <li key={`${r.path}:${r.reason}`}>
-                {r.path === undefined ? r.reason : `${r.path}: ${r.reason}`}
-              </li>
-            ))}
-          </ul>
+            <ul className="space-y-1">
+              {reasons.map((r) => (
+                <li key={`${r.path}:${r.reason}`}>
+                  {r.path === undefined ? r.reason : `${r.path}: ${r.reason}`}
+                </li>
+              ))}
+            </ul>
+          </div>
         ) : preview.isError ? (
           <ErrorNotice error={preview.error} context="Couldn't render the preview" />
         ) : (
