@@ -191,8 +191,7 @@ export async function startApp(config: Config, log: Logger): Promise<App> {
         }),
       });
       const templates = new TemplateServiceHandler({
-        templates: new Templates({ db, tasks }),
-        providers,
+        templates: new Templates({ db, tasks, providers }),
       });
       const ready: ReadinessCheck = async () => ({
         postgres: await check(() => sql`select 1`.execute(db)),

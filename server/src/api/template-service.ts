@@ -18,7 +18,6 @@ import {
   UpdateTemplateResponseSchema,
 } from "@promptline/proto";
 import { ownerOf } from "../auth/principal.js";
-import type { ProviderRegistry } from "../llm/providers.js";
 import { renderTemplate } from "../templates/render.js";
 import type { Templates } from "../templates/templates.js";
 import { kRequestId } from "./context.js";
@@ -38,22 +37,18 @@ import {
 
 export interface TemplateServiceHandlerDeps {
   templates: Templates;
-  /** Model ids a template names must resolve, as a task's must. */
-  providers: ProviderRegistry;
 }
 
 /** TemplateService over Connect, gRPC and gRPC-web: translate, delegate, translate back. */
 export class TemplateServiceHandler implements ServiceImpl<typeof TemplateService> {
   readonly #templates: Templates;
-  readonly #providers: ProviderRegistry;
 
   constructor(deps: TemplateServiceHandlerDeps) {
     this.#templates = deps.templates;
-    this.#providers = deps.providers;
   }
 
   async createTemplate(req: CreateTemplateRequest) {
-    const template = await this.#templates.create(parseCreateTemplate(req, this.#providers));
+    const template = await this.#templates.create(parseCreateTemplate(req));
     return create(CreateTemplateResponseSchema, { template: templateToProto(template) });
   }
 
@@ -72,7 +67,7 @@ export class TemplateServiceHandler implements ServiceImpl<typeof TemplateServic
   }
 
   async updateTemplate(req: UpdateTemplateRequest) {
-    const { id, ifEtag, edit } = parseUpdateTemplate(req, this.#providers);
+    const { id, ifEtag, edit } = parseUpdateTemplate(req);
     const template = await this.#templates.update(id, edit, ifEtag);
     return create(UpdateTemplateResponseSchema, { template: templateToProto(template) });
   }

@@ -16,7 +16,6 @@ import type {
   TemplateListFilter,
   TemplateVariableJson,
 } from "../db/templates.js";
-import { type ProviderRegistry, UnknownModelError } from "../llm/providers.js";
 import { InvalidFieldError } from "../tasks/errors.js";
 import type { CreateTaskInput } from "../tasks/lifecycle.js";
 import {
@@ -78,11 +77,7 @@ interface TemplateMessage {
  * its variables exactly the `{{vars.<name>}}` its prompts use. `prefix` goes
  * before each field name (`template.` for UpdateTemplate).
  */
-function parseTemplate(
-  msg: TemplateMessage,
-  providers: ProviderRegistry,
-  prefix = "",
-): TemplateFields {
+function parseTemplate(msg: TemplateMessage, prefix = ""): TemplateFields {
   const name = msg.name.trim();
   if (name === "") fail(`${prefix}name`, "must not be empty");
   if (name.length > TEMPLATE_LIMITS.nameChars) {
@@ -111,12 +106,6 @@ function parseTemplate(
     throw error;
   }
   checkVariablesUsed(msg, variables, prefix);
-  try {
-    providers.resolve(task.model);
-  } catch (error) {
-    if (error instanceof UnknownModelError) fail(`${prefix}model`, error.message);
-    throw error;
-  }
   return {
     name,
     description: msg.description,
@@ -221,11 +210,8 @@ function references(field: string, text: string) {
   }
 }
 
-export function parseCreateTemplate(
-  req: CreateTemplateRequest,
-  providers: ProviderRegistry,
-): TemplateFields {
-  return parseTemplate(req, providers);
+export function parseCreateTemplate(req: CreateTemplateRequest): TemplateFields {
+  return parseTemplate(req);
 }
 
 /** A stored template in the form a request carries it, so an edit can start from it. */
@@ -245,10 +231,11 @@ function asMessage(stored: StoredTemplate): TemplateMessage {
  * UpdateTemplate: which template, the etag to hold it to, and the edit — the
  * masked fields laid over the stored template, then the whole checked again.
  */
-export function parseUpdateTemplate(
-  req: UpdateTemplateRequest,
-  providers: ProviderRegistry,
-): { id: string; ifEtag: string | undefined; edit: (current: StoredTemplate) => TemplateFields } {
+export function parseUpdateTemplate(req: UpdateTemplateRequest): {
+  id: string;
+  ifEtag: string | undefined;
+  edit: (current: StoredTemplate) => TemplateFields;
+} {
   const given = req.template;
   if (given === undefined) fail("template", "is required");
   const id = parseTemplateId(given.id, "template.id");
@@ -276,7 +263,6 @@ export function parseUpdateTemplate(
           params: pick("params", "params"),
           variables: pick("variables", "variables"),
         },
-        providers,
         "template.",
       );
     },

@@ -11,13 +11,16 @@ import {
   type TemplateListFilter,
   updateTemplate,
 } from "../db/templates.js";
-import { AlreadyExistsError } from "../tasks/errors.js";
+import { type ProviderRegistry, UnknownModelError } from "../llm/providers.js";
+import { AlreadyExistsError, InvalidFieldError } from "../tasks/errors.js";
 import type { CreateTaskInput, TaskLifecycle } from "../tasks/lifecycle.js";
 import { StaleTemplateError, TemplateNotFoundError } from "./errors.js";
 
 export interface TemplatesDeps {
   db: Kysely<DB>;
   tasks: TaskLifecycle;
+  /** A template's model must be one a task could run on. */
+  providers: ProviderRegistry;
 }
 
 /**
@@ -28,13 +31,16 @@ export interface TemplatesDeps {
 export class Templates {
   readonly #db: Kysely<DB>;
   readonly #tasks: TaskLifecycle;
+  readonly #providers: ProviderRegistry;
 
   constructor(deps: TemplatesDeps) {
     this.#db = deps.db;
     this.#tasks = deps.tasks;
+    this.#providers = deps.providers;
   }
 
   async create(fields: TemplateFields): Promise<StoredTemplate> {
+    this.#checkModel(fields.model, "model");
     return nameTaken(fields.name, () => insertTemplate(this.#db, fields));
   }
 
@@ -65,6 +71,7 @@ export class Templates {
       if (current === undefined) throw new TemplateNotFoundError(id);
       if (ifEtag !== undefined && ifEtag !== current.etag) throw new StaleTemplateError(id);
       const fields = edit(current);
+      this.#checkModel(fields.model, "template.model");
       return nameTaken(fields.name, () => updateTemplate(trx, id, fields));
     });
   }
@@ -73,6 +80,16 @@ export class Templates {
     if (await deleteTemplate(this.#db, id, ifEtag)) return;
     if ((await findTemplate(this.#db, id)) === undefined) throw new TemplateNotFoundError(id);
     throw new StaleTemplateError(id);
+  }
+
+  /** The model must resolve to a configured provider, as a task's must when it is created. */
+  #checkModel(model: string, field: string): void {
+    try {
+      this.#providers.resolve(model);
+    } catch (error) {
+      if (error instanceof UnknownModelError) throw new InvalidFieldError(field, error.message);
+      throw error;
+    }
   }
 
   /** Creates a task from the template; `toTask` makes (and checks) the task's input from it. */
