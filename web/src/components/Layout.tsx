@@ -1,4 +1,5 @@
 import { Link, NavLink, Outlet } from "react-router";
+import { AccountStatus, LocalModeNotice } from "../auth/AccountStatus";
 import { buttonClass } from "./Button";
 import { ConnectionBanner } from "./ConnectionBanner";
 import { ThemeToggle } from "./ThemeToggle";
@@ -39,13 +40,18 @@ export function Layout() {
             <NavLink to="/" end className={navLinkClass}>
               Tasks
             </NavLink>
+            <NavLink to="/templates" className={navLinkClass}>
+              Templates
+            </NavLink>
             <NavLink to="/tasks/new" className={buttonClass("primary", "sm")}>
               New task
             </NavLink>
           </nav>
+          <AccountStatus />
           <ThemeToggle />
         </div>
       </header>
+      <LocalModeNotice />
       <ConnectionBanner />
       <main
         id="main"
