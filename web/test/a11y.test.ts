@@ -117,6 +117,20 @@ describe("every page in Chromium: accessible, in light and dark, at any width", 
     await checkPageInBothThemes(page, "a11y-not-found");
   });
 
+  it("the templates pages and the sign-in page", async () => {
+    await page.goto(`${app.url}/templates`);
+    await page.getByText("No templates yet").waitFor();
+    await checkPageInBothThemes(page, "a11y-templates-empty");
+    await page.goto(`${app.url}/templates/new`);
+    await page.getByRole("heading", { level: 1 }).waitFor();
+    await page.getByLabel("Model").waitFor();
+    await checkPageInBothThemes(page, "a11y-template-new");
+    await page.goto(`${app.url}/sign-in`);
+    const signIn = () => page.getByRole("heading", { name: "Sign in to Promptline" }).waitFor();
+    await signIn();
+    await checkPageInBothThemes(page, "a11y-sign-in", signIn);
+  });
+
   it("remembers the theme chosen in the header, over the system's", async () => {
     await page.emulateMedia({ colorScheme: "light" });
     await page.goto(`${app.url}/`);

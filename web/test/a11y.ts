@@ -65,8 +65,8 @@ export async function expectNoSeriousA11yViolations(page: Page, what = page.url(
  * test-results/screenshots/<name>-light.png and <name>-dark.png. The theme is
  * picked with the header's theme switch where the page has one (the choice
  * is then remembered for the rest of the test's browser context), else by
- * the system colour scheme. Call it once the page shows what it should;
- * `ready`, if given, waits for that again after each switch.
+ * the system colour scheme and a reload. Call it once the page shows what it
+ * should; `ready`, if given, waits for that again after each switch.
  */
 export async function checkPageInBothThemes(
   page: Page,
@@ -75,8 +75,14 @@ export async function checkPageInBothThemes(
 ): Promise<void> {
   const hasSwitch = (await page.getByRole("group", { name: "Theme" }).count()) > 0;
   for (const scheme of ["light", "dark"] as const) {
-    if (hasSwitch) await page.getByTitle(scheme === "light" ? "Light" : "Dark").click();
-    else await page.emulateMedia({ colorScheme: scheme });
+    if (hasSwitch) {
+      await page.getByTitle(scheme === "light" ? "Light" : "Dark").click();
+    } else {
+      // No switch here: forget any choice made on another page, and let the system decide.
+      await page.evaluate(() => localStorage.removeItem("promptline.theme"));
+      await page.emulateMedia({ colorScheme: scheme });
+      await page.reload();
+    }
     await page.locator(`html[data-theme="${scheme}"]`).waitFor({ state: "attached" });
     await ready?.();
     await expectNoSeriousA11yViolations(page, `${name} (${scheme})`);
