@@ -1,4 +1,7 @@
+import { spawn } from "node:child_process";
 import { randomUUID } from "node:crypto";
+import { readFileSync } from "node:fs";
+import { rm, writeFile } from "node:fs/promises";
 import {
   type Client,
   Code,
@@ -368,5 +371,34 @@ describe("RunTemplate with API keys", () => {
       Code.NotFound,
       /not found/,
     );
+  });
+});
+
+describe("README: templates", () => {
+  it("the documented snippet creates, previews and runs a template as written", async () => {
+    const readme = readFileSync(new URL("../../README.md", import.meta.url), "utf8");
+    const code = /```ts\n([\s\S]*?)```/.exec(readme.slice(readme.indexOf("### Templates")))?.[1];
+    expect(code).toContain('baseUrl: "http://127.0.0.1:8080"');
+    // Under server/, where its imports resolve; removed after.
+    const file = `${new URL("..", import.meta.url).pathname}.readme-templates-${randomUUID()}.ts`;
+    await writeFile(file, (code ?? "").replace("http://127.0.0.1:8080", app.url));
+    try {
+      const child = spawn(process.execPath, ["--import", "tsx", file], {
+        cwd: new URL("..", import.meta.url).pathname,
+        stdio: ["ignore", "pipe", "pipe"],
+      });
+      let out = "";
+      child.stdout.on("data", (chunk: Buffer) => {
+        out += chunk.toString();
+      });
+      child.stderr.on("data", (chunk: Buffer) => {
+        out += chunk.toString();
+      });
+      const exit = await new Promise((resolve) => child.once("close", resolve));
+      expect(out).toMatch(/^Summarise RFC 9110 for engineers\n[0-9a-f-]{36} true\n$/);
+      expect(exit).toBe(0);
+    } finally {
+      await rm(file, { force: true });
+    }
   });
 });
