@@ -1,7 +1,9 @@
 import { type Kysely, sql } from "kysely";
 import type { TaskStatus } from "../tasks/status.js";
 import { LOCAL_USER_ID } from "./auth.js";
+import { precompiled } from "./precompiled.js";
 import {
+  type AttemptOutcome,
   type DB,
   TASK_COLUMNS,
   type TaskAttemptRow,
@@ -182,6 +184,52 @@ export type ClaimResult =
   | { claimed: true; task: TaskRow }
   | { claimed: false; task: TaskRow | undefined };
 
+const claimStatement = precompiled(
+  ["id", "workerId"],
+  (db: Kysely<DB>, p: { id: string; workerId: string }) =>
+    db
+      .with("claimed", (qb) =>
+        qb
+          .updateTable("tasks")
+          .set((eb) => ({
+            status: "running",
+            started_at: sql<Date>`now()`,
+            attempts: eb("attempts", "+", 1),
+          }))
+          .where("id", "=", p.id)
+          .where("status", "=", "queued")
+          .where(
+            sql<boolean>`(queue_ttl_ms is null or queued_at + queue_ttl_ms * interval '1 millisecond' >= now())`,
+          )
+          .returning(TASK_COLUMNS),
+      )
+      .with("attempt", (qb) =>
+        qb
+          .insertInto("task_attempts")
+          .columns(["task_id", "attempt", "worker_id"])
+          .expression((eb) =>
+            eb
+              .selectFrom("claimed")
+              .select([
+                "claimed.id",
+                "claimed.attempts",
+                sql<string>`${p.workerId}::text`.as("worker_id"),
+              ]),
+          ),
+      )
+      .selectFrom("claimed")
+      .select(TASK_COLUMNS)
+      .select(sql<boolean>`true`.as("claimed"))
+      .unionAll((eb) =>
+        eb
+          .selectFrom("tasks")
+          .select(TASK_COLUMNS)
+          .select(sql<boolean>`false`.as("claimed"))
+          .where("id", "=", p.id)
+          .where(({ not, exists, selectFrom }) => not(exists(selectFrom("claimed").select("id")))),
+      ),
+);
+
 /**
  * The claim: queued → running and a new attempt row, in one statement. When
  * it claims nothing (another worker won, the task is not queued, or it
@@ -193,49 +241,7 @@ export async function claimTask(
   id: string,
   workerId: string,
 ): Promise<ClaimResult> {
-  const rows = await db
-    .with("claimed", (qb) =>
-      qb
-        .updateTable("tasks")
-        .set((eb) => ({
-          status: "running",
-          started_at: sql<Date>`now()`,
-          attempts: eb("attempts", "+", 1),
-        }))
-        .where("id", "=", id)
-        .where("status", "=", "queued")
-        .where(
-          sql<boolean>`(queue_ttl_ms is null or queued_at + queue_ttl_ms * interval '1 millisecond' >= now())`,
-        )
-        .returning(TASK_COLUMNS),
-    )
-    .with("attempt", (qb) =>
-      qb
-        .insertInto("task_attempts")
-        .columns(["task_id", "attempt", "worker_id"])
-        .expression((eb) =>
-          eb
-            .selectFrom("claimed")
-            .select([
-              "claimed.id",
-              "claimed.attempts",
-              sql<string>`${workerId}::text`.as("worker_id"),
-            ]),
-        ),
-    )
-    .selectFrom("claimed")
-    .select(TASK_COLUMNS)
-    .select(sql<boolean>`true`.as("claimed"))
-    .unionAll((eb) =>
-      eb
-        .selectFrom("tasks")
-        .select(TASK_COLUMNS)
-        .select(sql<boolean>`false`.as("claimed"))
-        .where("id", "=", id)
-        .where(({ not, exists, selectFrom }) => not(exists(selectFrom("claimed").select("id")))),
-    )
-    .execute();
-  const [row] = rows;
+  const [row] = await claimStatement(db, { id, workerId });
   if (row === undefined) return { claimed: false, task: undefined };
   const { claimed, ...task } = row;
   return claimed ? { claimed: true, task } : { claimed: false, task };
@@ -285,6 +291,140 @@ const ENDED_COLUMNS = [
   "error_code",
 ] as const satisfies readonly (keyof EndedTask)[];
 
+/** Every value an end statement stores; each status uses some of them. */
+interface EndValues {
+  taskId: string;
+  attempt: number;
+  outcome: AttemptOutcome;
+  latencyMs: number;
+  ttftMs: number | null;
+  provider: string | null;
+  promptTokens: number | null;
+  completionTokens: number | null;
+  totalTokens: number | null;
+  output: string;
+  responseModel: string;
+  costUsd: string | null;
+  errorCode: string | null;
+  errorMessage: string | null;
+  httpStatus: number | null;
+}
+
+const ATTEMPT_VALUES = [
+  "taskId",
+  "attempt",
+  "outcome",
+  "latencyMs",
+  "ttftMs",
+  "provider",
+  "promptTokens",
+  "completionTokens",
+  "errorCode",
+  "errorMessage",
+  "httpStatus",
+] as const;
+
+/** What the task row gets for each way an attempt ends. */
+function taskSet(status: AttemptEnd["status"], v: EndValues) {
+  const common = { latency_ms: v.latencyMs, ttft_ms: v.ttftMs, provider: v.provider };
+  const error = {
+    error_code: v.errorCode,
+    error_message: v.errorMessage,
+    error_http_status: v.httpStatus,
+  };
+  switch (status) {
+    case "completed":
+      return {
+        ...common,
+        status: sql<TaskStatus>`'completed'`,
+        completed_at: sql<Date>`now()`,
+        output: v.output,
+        prompt_tokens: v.promptTokens,
+        completion_tokens: v.completionTokens,
+        total_tokens: v.totalTokens,
+        response_model: v.responseModel,
+        cost_usd: v.costUsd,
+        error_code: null,
+        error_message: null,
+        error_http_status: null,
+      };
+    case "failed":
+      return {
+        ...common,
+        ...error,
+        status: sql<TaskStatus>`'failed'`,
+        completed_at: sql<Date>`now()`,
+      };
+    case "cancelled":
+      return {
+        ...common,
+        ...error,
+        status: sql<TaskStatus>`'cancelled'`,
+        completed_at: sql<Date>`now()`,
+        output: v.output,
+        completion_tokens: v.completionTokens,
+      };
+    case "queued":
+      return {
+        ...common,
+        ...error,
+        status: sql<TaskStatus>`case when cancel_requested_at is null then 'queued'::task_status else 'cancelled'::task_status end`,
+        queued_at: sql<Date>`now()`,
+        completed_at: sql<Date | null>`case when cancel_requested_at is null then null else now() end`,
+      };
+  }
+}
+
+const TASK_VALUES: Record<AttemptEnd["status"], readonly (keyof EndValues)[]> = {
+  completed: ["output", "totalTokens", "responseModel", "costUsd"],
+  failed: [],
+  cancelled: ["output"],
+  queued: [],
+};
+
+function endStatement(status: AttemptEnd["status"]) {
+  return precompiled([...ATTEMPT_VALUES, ...TASK_VALUES[status]], (db: Kysely<DB>, v: EndValues) =>
+    db
+      .with("done", (qb) =>
+        qb
+          .updateTable("tasks")
+          .set(taskSet(status, v))
+          .where("id", "=", v.taskId)
+          .where("status", "=", "running")
+          .where("attempts", "=", v.attempt)
+          .returning(ENDED_COLUMNS),
+      )
+      .with("attempt", (qb) =>
+        qb
+          .updateTable("task_attempts")
+          .set({
+            finished_at: sql<Date>`now()`,
+            outcome: v.outcome,
+            latency_ms: v.latencyMs,
+            ttft_ms: v.ttftMs,
+            prompt_tokens: v.promptTokens,
+            completion_tokens: v.completionTokens,
+            error_code: v.errorCode,
+            error_message: v.errorMessage,
+            http_status: v.httpStatus,
+          })
+          .where("task_id", "=", v.taskId)
+          .where("attempt", "=", v.attempt)
+          .where("outcome", "=", "running")
+          .where(({ exists, selectFrom }) => exists(selectFrom("done").select("done.id"))),
+      )
+      .selectFrom("done")
+      .select(ENDED_COLUMNS),
+  );
+}
+
+const endStatements = {
+  completed: endStatement("completed"),
+  failed: endStatement("failed"),
+  cancelled: endStatement("cancelled"),
+  queued: endStatement("queued"),
+};
+
 /**
  * Ends the running attempt `measures.attempt` of a task: the task moves on
  * (guarded: only if it is still running that attempt, so a worker that lost
@@ -298,101 +438,30 @@ export async function endAttempt(
   measures: AttemptMeasures,
   end: AttemptEnd,
 ): Promise<EndedTask | undefined> {
-  const common = {
-    latency_ms: measures.latencyMs,
-    ttft_ms: measures.ttftMs ?? null,
-    provider: measures.provider ?? null,
-  };
   const failure = end.status === "completed" ? undefined : end.error;
-  const taskSet = (() => {
-    switch (end.status) {
-      case "completed":
-        return {
-          ...common,
-          status: sql<TaskStatus>`'completed'`,
-          completed_at: sql<Date>`now()`,
-          output: end.output,
-          prompt_tokens: measures.promptTokens ?? null,
-          completion_tokens: measures.completionTokens ?? null,
-          total_tokens: end.totalTokens ?? null,
-          response_model: end.responseModel,
-          cost_usd: end.costUsd === undefined ? null : String(end.costUsd),
-          error_code: null,
-          error_message: null,
-          error_http_status: null,
-        };
-      case "failed":
-        return {
-          ...common,
-          ...errorColumns(end.error),
-          status: sql<TaskStatus>`'failed'`,
-          completed_at: sql<Date>`now()`,
-        };
-      case "cancelled":
-        return {
-          ...common,
-          ...errorColumns(end.error),
-          status: sql<TaskStatus>`'cancelled'`,
-          completed_at: sql<Date>`now()`,
-          output: end.output,
-          completion_tokens: measures.completionTokens ?? null,
-        };
-      case "queued":
-        return {
-          ...common,
-          ...errorColumns(end.error),
-          status: sql<TaskStatus>`case when cancel_requested_at is null then 'queued'::task_status else 'cancelled'::task_status end`,
-          queued_at: sql<Date>`now()`,
-          completed_at: sql<Date | null>`case when cancel_requested_at is null then null else now() end`,
-        };
-    }
-  })();
-  const attemptOutcome =
-    end.status === "completed"
-      ? "succeeded"
-      : end.status === "queued"
-        ? end.attemptOutcome
-        : end.status === "cancelled"
-          ? "cancelled"
-          : "failed";
-  return db
-    .with("done", (qb) =>
-      qb
-        .updateTable("tasks")
-        .set(taskSet)
-        .where("id", "=", measures.taskId)
-        .where("status", "=", "running")
-        .where("attempts", "=", measures.attempt)
-        .returning(ENDED_COLUMNS),
-    )
-    .with("attempt", (qb) =>
-      qb
-        .updateTable("task_attempts")
-        .set({
-          finished_at: sql<Date>`now()`,
-          outcome: attemptOutcome,
-          latency_ms: measures.latencyMs,
-          ttft_ms: measures.ttftMs ?? null,
-          prompt_tokens: measures.promptTokens ?? null,
-          completion_tokens: measures.completionTokens ?? null,
-          error_code: failure?.code ?? null,
-          error_message: failure?.message ?? null,
-          http_status: failure?.httpStatus ?? null,
-        })
-        .where("task_id", "=", measures.taskId)
-        .where("attempt", "=", measures.attempt)
-        .where("outcome", "=", "running")
-        .where(({ exists, selectFrom }) => exists(selectFrom("done").select("done.id"))),
-    )
-    .selectFrom("done")
-    .select(ENDED_COLUMNS)
-    .executeTakeFirst();
-}
-
-function errorColumns(error: TaskFailure) {
-  return {
-    error_code: error.code,
-    error_message: error.message,
-    error_http_status: error.httpStatus ?? null,
-  };
+  const [row] = await endStatements[end.status](db, {
+    taskId: measures.taskId,
+    attempt: measures.attempt,
+    outcome:
+      end.status === "completed"
+        ? "succeeded"
+        : end.status === "queued"
+          ? end.attemptOutcome
+          : end.status === "cancelled"
+            ? "cancelled"
+            : "failed",
+    latencyMs: measures.latencyMs,
+    ttftMs: measures.ttftMs ?? null,
+    provider: measures.provider ?? null,
+    promptTokens: measures.promptTokens ?? null,
+    completionTokens: measures.completionTokens ?? null,
+    totalTokens: end.status === "completed" ? (end.totalTokens ?? null) : null,
+    output: end.status === "completed" || end.status === "cancelled" ? end.output : "",
+    responseModel: end.status === "completed" ? end.responseModel : "",
+    costUsd: end.status === "completed" && end.costUsd !== undefined ? String(end.costUsd) : null,
+    errorCode: failure?.code ?? null,
+    errorMessage: failure?.message ?? null,
+    httpStatus: failure?.httpStatus ?? null,
+  });
+  return row;
 }
