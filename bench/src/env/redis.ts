@@ -84,3 +84,35 @@ export async function redisVersion(redisUrl: string): Promise<string> {
     redis.disconnect();
   }
 }
+
+/**
+ * Calls per command name since the server started (INFO commandstats). The
+ * counts are the server's, not one client's: only a Redis the bench has to
+ * itself (BENCH_REDIS_URL) gives exact figures per task.
+ */
+export async function redisCommandCalls(redisUrl: string): Promise<Map<string, number>> {
+  const redis = new Redis(redisUrl);
+  try {
+    const info = await redis.info("commandstats");
+    const calls = new Map<string, number>();
+    for (const match of info.matchAll(/^cmdstat_([^:]+):calls=(\d+)/gm)) {
+      if (match[1] !== undefined) calls.set(match[1], Number(match[2]));
+    }
+    return calls;
+  } finally {
+    redis.disconnect();
+  }
+}
+
+/** Per command, `after - before`, without the commands the measuring itself sent. */
+export function commandCallsBetween(
+  before: ReadonlyMap<string, number>,
+  after: ReadonlyMap<string, number>,
+): Map<string, number> {
+  const delta = new Map<string, number>();
+  for (const [name, calls] of after) {
+    const d = calls - (before.get(name) ?? 0) - (name === "info" ? 1 : 0);
+    if (d > 0) delta.set(name, d);
+  }
+  return delta;
+}

@@ -3,9 +3,11 @@ import { startBullmqPgBaseline } from "../baselines/bullmq-pg.js";
 import { startGraphileBaseline } from "../baselines/graphile.js";
 import type { BaselineSystem } from "../baselines/system.js";
 import { type BenchContext, calibrateClock, epochMs } from "../context.js";
+import { redisCommandCalls } from "../env/redis.js";
 import type { FigureSpec } from "../figures.js";
 import { taskSpan, waitForCompleted } from "../observe.js";
 import { connectClient, createMany, promptlineEnv } from "../promptline.js";
+import { markRoundTrips, redisCallsPer, roundTripsPer } from "../round-trips.js";
 import { Scope } from "../scope.js";
 import { checkAllCompleted, repeat, type Scenario } from "./scenario.js";
 
@@ -50,6 +52,21 @@ export const throughput: Scenario = {
         role: "promptline",
         compareTo: ["bullmq_pg_cpu_ms_per_job"],
       },
+      {
+        id: "pg_commits_per_task",
+        label: "Promptline PostgreSQL commits per task",
+        unit: "commits",
+        better: "lower",
+        role: "promptline",
+      },
+      {
+        id: "redis_calls_per_task",
+        label: "Promptline Redis calls per task",
+        unit: "calls",
+        better: "lower",
+        role: "promptline",
+        compareTo: ["bullmq_pg_redis_calls_per_job"],
+      },
       baselineRate("bullmq_per_s", "(a) BullMQ, no-op"),
       baselineRate("bullmq_pg_per_s", "(b) BullMQ + pg writes"),
       baselineRate("graphile_per_s", "(c) graphile-worker, no-op"),
@@ -57,6 +74,13 @@ export const throughput: Scenario = {
         id: "bullmq_pg_cpu_ms_per_job",
         label: "(b) BullMQ + pg writes: process CPU per job",
         unit: "ms",
+        better: "lower",
+        role: "baseline",
+      },
+      {
+        id: "bullmq_pg_redis_calls_per_job",
+        label: "(b) BullMQ + pg writes: Redis calls per job",
+        unit: "calls",
         better: "lower",
         role: "baseline",
       },
@@ -78,9 +102,14 @@ export const throughput: Scenario = {
         if (who === "promptline") {
           values.tasks_per_s = measured.perS;
           values.cpu_ms_per_task = measured.cpuMsPerItem;
+          values.pg_commits_per_task = Number(measured.commitsPerItem);
+          values.redis_calls_per_task = measured.redisCallsPerItem;
         } else {
           values[`${who}_per_s`] = measured.perS;
-          if (who === "bullmq_pg") values.bullmq_pg_cpu_ms_per_job = measured.cpuMsPerItem;
+          if (who === "bullmq_pg") {
+            values.bullmq_pg_cpu_ms_per_job = measured.cpuMsPerItem;
+            values.bullmq_pg_redis_calls_per_job = measured.redisCallsPerItem;
+          }
         }
         detail[who] = measured;
       }
@@ -92,6 +121,7 @@ export const throughput: Scenario = {
         `Promptline: one \`all\` process (API + worker, WORKER_CONCURRENCY=${workerConcurrency}) against a zero-latency simulator in its own process; tasks are created with BatchCreateTasks over Connect (HTTP/1.1), ${batchSize} per call, ${createConcurrency} calls in flight. Rate = tasks ÷ (last completed_at − first create call), completed_at being the server's timestamp.`,
         `Baselines run in the bench process with the same batch size, calls in flight and worker concurrency; rate = jobs ÷ (last completion − first add). (a) and (b) use BullMQ like Promptline does (removeOnComplete), (b) with one multi-row INSERT per batch and a claim and a complete UPDATE per job, (c) graphile-worker with default settings.`,
         "CPU per task: user + system time of the Promptline process (from /proc) over the timed part, ÷ tasks; for (b), the bench process's own CPU. PostgreSQL's and Redis's CPU is in neither.",
+        "Round trips per task, the figures a busy machine does not move: PostgreSQL commits of the run's database (pg_stat_database, read 11 s after the work so every backend has reported; the bench's own polling adds a few hundred) and Redis calls (INFO commandstats, by command in each run's detail) over the timed part, ÷ tasks. Redis counts the whole server, so they are exact only with a Redis the bench has to itself (BENCH_REDIS_URL).",
       ],
       specs,
       samples,
@@ -106,6 +136,7 @@ function baselineRate(id: string, label: string): FigureSpec {
 interface Measured extends Record<string, unknown> {
   perS: number;
   cpuMsPerItem: number;
+  redisCallsPerItem: number;
   created: number;
   completed: number;
   elapsedMs: number;
@@ -131,6 +162,7 @@ async function runPromptline(ctx: BenchContext, scope: Scope): Promise<Measured>
   await create(warmupTasks, "warm-up");
   await waitForCompleted(pool, warmupTasks, { timeoutMs });
 
+  const marked = await markRoundTrips(pool, ctx.redisUrl);
   calibrateClock();
   const cpuBefore = await app.cpuMs();
   const startedAt = epochMs();
@@ -138,6 +170,7 @@ async function runPromptline(ctx: BenchContext, scope: Scope): Promise<Measured>
   const createdAt = epochMs();
   await waitForCompleted(pool, warmupTasks + tasks, { timeoutMs, intervalMs: 100 });
   const cpuAfter = await app.cpuMs();
+  const roundTrips = roundTripsPer(marked, await markRoundTrips(pool, ctx.redisUrl), tasks);
   const span = await taskSpan(pool, ids);
   checkAllCompleted("promptline", ids.length, span.completed);
   const elapsedMs = span.lastCompletedAt - startedAt;
@@ -149,6 +182,7 @@ async function runPromptline(ctx: BenchContext, scope: Scope): Promise<Measured>
     elapsedMs,
     createPhaseMs: createdAt - startedAt,
     createdPerS: tasks / ((createdAt - startedAt) / 1000),
+    ...roundTrips,
   };
 }
 
@@ -161,9 +195,11 @@ async function runBaseline(
   const system = await start(ctx, scope);
   const warm = await system.runMany(warmupTasks);
   checkAllCompleted(`${system.id} warm-up`, warm.created, warm.completed);
+  const callsBefore = await redisCommandCalls(ctx.redisUrl);
   const cpuBefore = process.cpuUsage();
   const timing = await system.runMany(tasks);
   const cpu = process.cpuUsage(cpuBefore);
+  const redisCalls = await redisCallsPer(ctx.redisUrl, callsBefore, tasks);
   checkAllCompleted(system.id, timing.created, timing.completed);
   const elapsedMs = timing.finishedAt - timing.startedAt;
   return {
@@ -172,5 +208,6 @@ async function runBaseline(
     created: timing.created,
     completed: timing.completed,
     elapsedMs,
+    ...redisCalls,
   };
 }
