@@ -14,10 +14,12 @@ import pg, {
   Pool,
   type PoolClient,
   type PoolConfig,
+  type QueryConfig,
   type QueryResult,
   types,
 } from "pg";
 import { querySignal } from "./abort.js";
+import { preparedStatementName } from "./precompiled.js";
 import type { DB } from "./schema.js";
 
 const INT8_OID = 20;
@@ -131,11 +133,15 @@ class CancellableClient implements PostgresPoolClient {
     // The dialect is made without a cursor class, so Kysely never streams.
     if (typeof sql !== "string") throw new Error("streaming queries are not configured");
     const signal = querySignal();
-    const values = [...(parameters ?? [])];
+    const query: QueryConfig = {
+      name: preparedStatementName(sql),
+      text: sql,
+      values: [...(parameters ?? [])],
+    };
     const running =
       signal === undefined
-        ? this.#client.query(sql, values)
-        : abortableQuery(this.#client, sql, values, signal, this.#cancel);
+        ? this.#client.query(query)
+        : abortableQuery(this.#client, query, signal, this.#cancel);
     // The same object: Kysely's interface for pg's result is narrower than @types/pg's.
     return running as Promise<unknown> as Promise<PostgresQueryResult<R>>;
   }
@@ -143,8 +149,7 @@ class CancellableClient implements PostgresPoolClient {
 
 async function abortableQuery(
   client: PoolClient,
-  text: string,
-  values: unknown[],
+  query: QueryConfig,
   signal: AbortSignal,
   cancel: (pid: number) => Promise<void>,
 ): Promise<QueryResult> {
@@ -157,7 +162,7 @@ async function abortableQuery(
   };
   signal.addEventListener("abort", onAbort, { once: true });
   try {
-    return await client.query(text, values);
+    return await client.query(query);
   } finally {
     signal.removeEventListener("abort", onAbort);
     await cancelling;

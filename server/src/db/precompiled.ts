@@ -1,6 +1,18 @@
 import { type Compilable, CompiledQuery, type Kysely } from "kysely";
 import type { DB } from "./schema.js";
 
+/** The SQL of every precompiled statement, and the name it is prepared under. */
+const statementNames = new Map<string, string>();
+
+/**
+ * The name to prepare `sql` under on a connection, if it is a precompiled
+ * statement: PostgreSQL then parses and plans it once per connection
+ * instead of on every call.
+ */
+export function preparedStatementName(sql: string): string | undefined {
+  return statementNames.get(sql);
+}
+
 /** Where one call's value goes in a statement compiled once. */
 class Slot {
   constructor(readonly name: string) {}
@@ -15,7 +27,8 @@ class Slot {
  * `build` receives a stand-in for each named value and must pass each one
  * to kysely untouched (as a value, not inside an expression it computes), so
  * that it becomes a parameter; compiling checks that every one did. Values
- * that never change may be written into the query as usual.
+ * that never change may be written into the query as usual. On a pg pool the
+ * statement is also prepared by name ({@link preparedStatementName}).
  */
 export function precompiled<P extends object, R>(
   names: readonly NoInfer<keyof P & string>[],
