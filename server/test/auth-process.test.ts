@@ -138,6 +138,11 @@ describe("keys mode end to end: the keys CLI, a real server process, its logs", 
       });
       expect(listed.code, listed.stderr).toBe(0);
       expect(listed.stdout).toMatch(/hello/);
+      const whoami = await run("src/cli.ts", ["whoami"], {
+        ...cliEnv,
+        PROMPTLINE_API_KEY: memberKey,
+      });
+      expect(whoami.stdout).toBe(`alice (member, key ${memberKey.slice(0, 11)}…; keys mode)\n`);
       const anonymous = await run("src/cli.ts", ["list"], { ...cliEnv, PROMPTLINE_API_KEY: "" });
       expect(anonymous.code).toBe(3);
       expect(anonymous.stderr).toMatch(/unauthenticated: missing API key/);

@@ -9,6 +9,8 @@ import {
 } from "@connectrpc/connect";
 import { createConnectTransport } from "@connectrpc/connect-node";
 import {
+  AuthMode,
+  AuthService,
   GetTaskResponseSchema,
   ListTasksResponseSchema,
   type Task,
@@ -16,7 +18,9 @@ import {
   TaskSchema,
   TaskService,
   TaskStatus,
+  UserRole,
   WatchTaskResponseSchema,
+  WhoAmIResponseSchema,
 } from "@promptline/proto";
 import { codeName, errorLine, statusName, taskDetails, taskTable } from "./format.js";
 import { runKeys } from "./keys.js";
@@ -48,6 +52,7 @@ Commands:
   watch <id>                     stream the output as it is written; exit 1 unless it completes
   cancel <id>
   retry <id>                     run a failed or cancelled task again
+  whoami                         the user and role of the API key, and the server's auth mode
   keys create|list|revoke        manage API keys in the database (promptline keys --help)
 
 Options:
@@ -90,6 +95,7 @@ const COMMANDS: Record<string, { options: readonly string[]; args: number }> = {
   watch: { options: [], args: 1 },
   cancel: { options: [], args: 1 },
   retry: { options: [], args: 1 },
+  whoami: { options: [], args: 0 },
 };
 
 /** Where the CLI reads and writes; a test passes its own. */
@@ -175,6 +181,7 @@ function baseUrlOf(values: Values, io: CliIo): string {
 
 class Cli {
   readonly #client: Client<typeof TaskService>;
+  readonly #auth: Client<typeof AuthService>;
   readonly #json: boolean;
   readonly #timeoutMs: number;
 
@@ -200,10 +207,9 @@ class Cli {
         return next(req);
       });
     }
-    this.#client = createClient(
-      TaskService,
-      createConnectTransport({ baseUrl, httpVersion: "1.1", interceptors }),
-    );
+    const transport = createConnectTransport({ baseUrl, httpVersion: "1.1", interceptors });
+    this.#client = createClient(TaskService, transport);
+    this.#auth = createClient(AuthService, transport);
   }
 
   async run(command: string, arg: string): Promise<number> {
@@ -252,6 +258,18 @@ class Cli {
             : await this.#client.retryTask({ id: arg }, call);
         if (this.#json) this.#print(TaskSchema, task);
         else this.io.stdout.write(`${task?.id ?? arg} ${statusName(task?.status ?? 0)}\n`);
+        return EXIT.ok;
+      }
+      case "whoami": {
+        const who = await this.#auth.whoAmI({}, call);
+        if (this.#json) {
+          this.#print(WhoAmIResponseSchema, who);
+        } else {
+          const role = who.user?.role === UserRole.ADMIN ? "admin" : "member";
+          const mode = who.authMode === AuthMode.LOCAL ? "local mode, no key needed" : "keys mode";
+          const key = who.keyPrefix === "" ? "" : `, key ${who.keyPrefix}…`;
+          this.io.stdout.write(`${who.user?.name ?? ""} (${role}${key}; ${mode})\n`);
+        }
         return EXIT.ok;
       }
       default:
