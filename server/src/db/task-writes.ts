@@ -81,9 +81,15 @@ export async function findTasksByIdempotencyKey(
     .execute();
 }
 
+// One statement for any number of ids (an array parameter, not a list), so it compiles once.
+const tasksById = precompiled(["ids"], (db: Kysely<DB>, p: { ids: readonly string[] }) =>
+  db.selectFrom("tasks").select(TASK_COLUMNS).where(sql<boolean>`id = any(${p.ids}::uuid[])`),
+);
+
+/** The stored tasks among `ids`, in no promised order: what watchers re-read on every change. */
 export async function findTasksById(db: Kysely<DB>, ids: readonly string[]): Promise<TaskRow[]> {
   if (ids.length === 0) return [];
-  return db.selectFrom("tasks").select(TASK_COLUMNS).where("id", "in", ids).execute();
+  return tasksById(db, { ids });
 }
 
 /** Which of `ids` are stored tasks. */

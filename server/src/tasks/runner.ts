@@ -159,8 +159,6 @@ export class TaskRunner {
         },
       );
       const usage = answer.usage;
-      // Every delta goes out before the status that ends the attempt.
-      await writer.finish();
       await this.#end(
         task,
         { latencyMs: answer.latencyMs, ttftMs: answer.ttftMs, provider: providerName, usage },
@@ -171,6 +169,7 @@ export class TaskRunner {
           responseModel: answer.responseModel,
           costUsd: usage === undefined ? undefined : this.#providers.costUsd(task.model, usage),
         },
+        writer.finish(),
       );
       return { result: { outcome: "completed" }, usedTokens: usage?.totalTokens };
     } catch (error) {
@@ -288,6 +287,7 @@ export class TaskRunner {
         }
       | undefined,
     end: AttemptEnd,
+    outputSent: Promise<void> = Promise.resolve(),
   ): Promise<EndedTask | undefined> {
     const measures: AttemptMeasures = {
       taskId: task.id,
@@ -298,7 +298,9 @@ export class TaskRunner {
       completionTokens: measured?.usage?.completionTokens,
       provider: measured?.provider,
     };
-    const ended = await endAttempt(this.#db, measures, end);
+    // Every delta goes out before the status that ends the attempt; the last
+    // one may travel while the end is stored.
+    const [ended] = await Promise.all([endAttempt(this.#db, measures, end), outputSent]);
     this.#notifier.changed([ended]);
     await this.#graph.finished([ended]);
     if (ended === undefined) {
