@@ -14,6 +14,7 @@ import { HealthServiceHandler } from "./api/health-service.js";
 import { type ApiServer, type ReadinessCheck, startApiServer } from "./api/http-server.js";
 import { errorInterceptor, requestIdInterceptor } from "./api/interceptors.js";
 import { observeInterceptor } from "./api/observe.js";
+import { validationInterceptor } from "./api/request-rules.js";
 import { TaskServiceHandler } from "./api/task-service.js";
 import { TemplateServiceHandler } from "./api/template-service.js";
 import { WatchHandlers } from "./api/watch.js";
@@ -220,7 +221,7 @@ export async function startApp(config: Config, log: Logger): Promise<App> {
                 .service(AdminService, admin)
                 .service(AuthService, new AuthServiceHandler(config.authMode))
                 .service(Health, health),
-            // Outermost first: request id, metrics, error mapping, auth, deadlines.
+            // Outermost first: request id, metrics, error mapping, auth, request rules, deadlines.
             interceptors: [
               requestIdInterceptor(log),
               observeInterceptor(metrics),
@@ -230,6 +231,7 @@ export async function startApp(config: Config, log: Logger): Promise<App> {
                 authenticator: new Authenticator({ db, log }),
                 db,
               }),
+              validationInterceptor(),
               deadlineInterceptor({ maxUnaryMs: config.maxRequestTimeoutMs }),
             ],
             // Room for a full batch (100 tasks of 256 KiB prompts and 64 KiB
