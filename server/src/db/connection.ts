@@ -111,6 +111,8 @@ function cancellable(pool: Pool, config: PoolConfig): PostgresPool {
   };
 }
 
+const ROLLBACK = /^\s*rollback\b/i;
+
 class CancellableClient implements PostgresPoolClient {
   readonly #client: PoolClient;
   readonly #cancel: (pid: number) => Promise<void>;
@@ -138,8 +140,10 @@ class CancellableClient implements PostgresPoolClient {
       text: sql,
       values: [...(parameters ?? [])],
     };
+    // A rollback always goes out: it is what ends a cancelled call's transaction,
+    // and a connection whose rollback failed is closed instead of reused.
     const running =
-      signal === undefined
+      signal === undefined || ROLLBACK.test(sql)
         ? this.#client.query(query)
         : abortableQuery(this.#client, query, signal, this.#cancel);
     // The same object: Kysely's interface for pg's result is narrower than @types/pg's.
