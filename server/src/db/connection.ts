@@ -9,7 +9,7 @@ import {
   type PostgresPoolClient,
   type PostgresQueryResult,
 } from "kysely";
-import pg, {
+import {
   type CustomTypesConfig,
   Pool,
   type PoolClient,
@@ -94,19 +94,24 @@ export function createPostgresDb(databaseUrl: string, options: PostgresDbOptions
  * (workers, migrations) pass straight through.
  */
 function cancellable(pool: Pool, config: PoolConfig): PostgresPool {
-  // Its own connection, outside the pool: an exhausted pool must not delay the cancel.
+  // Cancels go over connections of their own, so an exhausted pool cannot delay
+  // them; two at most (opened on the first cancel, closed when idle) so that a
+  // burst of expired calls cannot use up the server's connections.
+  const control = new Pool({
+    ...config,
+    max: 2,
+    idleTimeoutMillis: 5_000,
+    application_name: "promptline-cancel",
+  });
+  control.on("error", () => undefined);
   const cancel = async (pid: number) => {
-    const control = new pg.Client({ ...config, application_name: "promptline-cancel" });
-    try {
-      await control.connect();
-      await control.query("select pg_cancel_backend($1)", [pid]);
-    } finally {
-      await control.end();
-    }
+    await control.query("select pg_cancel_backend($1)", [pid]);
   };
   return {
     options: pool.options,
-    end: () => pool.end(),
+    end: async () => {
+      await Promise.all([pool.end(), control.end()]);
+    },
     connect: async () => new CancellableClient(await pool.connect(), cancel),
   };
 }
