@@ -10,7 +10,11 @@ import {
   type Interceptor,
   type Transport,
 } from "@connectrpc/connect";
-import { createConnectTransport, createGrpcTransport } from "@connectrpc/connect-node";
+import {
+  createConnectTransport,
+  createGrpcTransport,
+  createGrpcWebTransport,
+} from "@connectrpc/connect-node";
 import { TaskPriority, TaskService, TaskStatus, TemplateService } from "@promptline/proto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { generateApiKey } from "../src/auth/keys.js";
@@ -54,6 +58,7 @@ async function expectConnectError(promise: Promise<unknown>, code: Code, message
 const protocols: Array<[string, () => Transport]> = [
   ["Connect (HTTP/1.1)", () => createConnectTransport({ baseUrl: app.url, httpVersion: "1.1" })],
   ["gRPC (HTTP/2)", () => createGrpcTransport({ baseUrl: app.url })],
+  ["gRPC-web (HTTP/1.1)", () => createGrpcWebTransport({ baseUrl: app.url, httpVersion: "1.1" })],
 ];
 
 describe.each(protocols)("TemplateService over %s", (_, transport) => {
