@@ -297,6 +297,21 @@ describe.each(protocols)("TemplateService over %s", (_, transport) => {
       /^draft\.prompt: uses \{\{vars\.who\}\} but variables has no who$/,
     );
     await expectConnectError(client.renderTemplate({}), Code.InvalidArgument, /^source: /);
+    await expectConnectError(
+      client.renderTemplate({
+        source: { case: "id", value: template?.id ?? "" },
+        vars: { text: "x".repeat(256 * 1024 + 1) },
+      }),
+      Code.InvalidArgument,
+      /^vars\.text: must be at most 262144 bytes$/,
+    );
+    await expectConnectError(
+      client.renderTemplate({
+        source: { case: "draft", value: { prompt: "y".repeat(256 * 1024 + 1) } },
+      }),
+      Code.InvalidArgument,
+      /^draft\.prompt: must be at most 262144 bytes$/,
+    );
   });
 
   it("runs a template as a task that completes, recording the template", async () => {
@@ -323,6 +338,11 @@ describe.each(protocols)("TemplateService over %s", (_, transport) => {
       client.runTemplate({ id: randomUUID(), vars: {} }),
       Code.NotFound,
       /not found$/,
+    );
+    await expectConnectError(
+      client.runTemplate({ id, vars: { text: "a" }, name: "n".repeat(201) }),
+      Code.InvalidArgument,
+      /^name: must be at most 200 characters$/,
     );
     // A repeat with the same idempotency key returns the same task.
     const key = randomUUID();

@@ -36,6 +36,7 @@ import {
   parseDeleteTemplate,
   parseListTemplates,
   parseRenderTemplate,
+  parseRunTemplate,
   parseTemplateId,
   parseUpdateTemplate,
 } from "./template-validation.js";
@@ -130,7 +131,7 @@ export const REQUEST_RULES: ReadonlyMap<string, RequestRule> = new Map([
   rule(UpdateTemplateRequestSchema, parseUpdateTemplate),
   rule(DeleteTemplateRequestSchema, parseDeleteTemplate),
   rule(RenderTemplateRequestSchema, parseRenderTemplate),
-  rule(RunTemplateRequestSchema, (m) => parseTemplateId(m.id)),
+  rule(RunTemplateRequestSchema, parseRunTemplate),
   // AdminService, AuthService, grpc.health.v1.Health.
   rule(RunRetentionRequestSchema, parseRunRetention),
   rule(WhoAmIRequestSchema, nothingToCheck),

@@ -29,6 +29,7 @@ import {
   parseDeleteTemplate,
   parseListTemplates,
   parseRenderTemplate,
+  parseRunTemplate,
   parseTemplateId,
   parseUpdateTemplate,
   renderable,
@@ -87,7 +88,7 @@ export class TemplateServiceHandler implements ServiceImpl<typeof TemplateServic
 
   async runTemplate(req: RunTemplateRequest, ctx: HandlerContext) {
     const requestId = ctx.values.get(kRequestId);
-    const task = await this.#templates.run(parseTemplateId(req.id), (template) => ({
+    const task = await this.#templates.run(parseRunTemplate(req), (template) => ({
       ...taskFromTemplate(req, template, requestId),
       ownerId: ownerOf(ctx),
     }));

@@ -308,17 +308,56 @@ export function encodeTemplatePageToken(lastName: string): string {
 export function parseRenderTemplate(
   req: RenderTemplateRequest,
 ): { id: string } | { draft: RenderableTemplate } {
+  checkVarValues(req.vars);
   switch (req.source.case) {
     case "id":
       return { id: parseTemplateId(req.source.value) };
     case "draft": {
       const draft = req.source.value;
+      atMostBytes("draft.prompt", draft.prompt, LIMITS.promptBytes);
+      atMostBytes("draft.system_prompt", draft.systemPrompt, LIMITS.systemPromptBytes);
       const variables = parseVariables(draft.variables, "draft.variables");
       checkVariablesUsed(draft, variables, "draft.");
       return { draft: { prompt: draft.prompt, systemPrompt: draft.systemPrompt, variables } };
     }
     default:
       return fail("source", "give an id or a draft");
+  }
+}
+
+/**
+ * RunTemplate's template id, once its other fields pass what can be checked
+ * without the template (the task it makes is checked in full by CreateTask's
+ * rules when the template is read).
+ */
+export function parseRunTemplate(req: RunTemplateRequest): string {
+  checkVarValues(req.vars);
+  if (req.name.length > LIMITS.nameChars) {
+    fail("name", `must be at most ${LIMITS.nameChars} characters`);
+  }
+  if (req.idempotencyKey.length > LIMITS.idempotencyKeyChars) {
+    fail("idempotency_key", `must be at most ${LIMITS.idempotencyKeyChars} characters`);
+  }
+  return parseTemplateId(req.id);
+}
+
+const utf8 = new TextEncoder();
+
+function atMostBytes(field: string, value: string, limit: number): void {
+  if (value.length > limit || utf8.encode(value).length > limit) {
+    fail(field, `must be at most ${limit} bytes`);
+  }
+}
+
+/** Values for variables, as RenderTemplate and RunTemplate take them: as many and as large as a task's. */
+function checkVarValues(vars: Record<string, string>): void {
+  const entries = Object.entries(vars);
+  if (entries.length > LIMITS.vars) fail("vars", `must have at most ${LIMITS.vars} entries`);
+  for (const [name, value] of entries) {
+    if (!REFERENCE_NAME.test(name)) {
+      fail("vars", `name "${name.slice(0, LIMITS.refChars)}" must be letters, digits or '_'`);
+    }
+    atMostBytes(`vars.${name}`, value, LIMITS.promptBytes);
   }
 }
 
