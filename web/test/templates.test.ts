@@ -157,6 +157,8 @@ describe("templates in Chromium", { timeout: 60_000 }, () => {
     await expect
       .poll(() => page.locator("#template-name-error").textContent())
       .toMatch(/already exists/);
+    // Focus moves to the field the server named, as with the create-task form.
+    await expect.poll(() => page.evaluate(() => document.activeElement?.id)).toBe("template-name");
   });
 
   it("deletes a template after a confirmation", async () => {

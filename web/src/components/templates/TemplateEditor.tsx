@@ -49,6 +49,10 @@ function controlId(field: TemplateField): string {
   }
 }
 
+function focusField(field: TemplateField): void {
+  document.getElementById(controlId(field))?.focus();
+}
+
 /** Props for {@link TemplateEditor}. */
 export interface TemplateEditorProps {
   initial: TemplateFormDraft;
@@ -109,7 +113,10 @@ export function TemplateEditor({ initial, template }: TemplateEditorProps) {
   const onError = (err: unknown) => {
     const parsed = serverTemplateErrors(err);
     setErrors(parsed.errors);
-    const named = Object.keys(parsed.errors).length > 0;
+    const first = TEMPLATE_FIELDS.find((f) => parsed.errors[f] !== undefined);
+    const named = first !== undefined;
+    // After the render that shows the reason beside it.
+    if (first !== undefined) requestAnimationFrame(() => focusField(first));
     setFormError(
       parsed.other.length > 0
         ? new ConnectError(parsed.other.join("; "), Code.InvalidArgument)
@@ -159,7 +166,7 @@ export function TemplateEditor({ initial, template }: TemplateEditorProps) {
     setErrors(found);
     const first = TEMPLATE_FIELDS.find((f) => found[f] !== undefined);
     if (first !== undefined) {
-      document.getElementById(controlId(first))?.focus();
+      focusField(first);
       return;
     }
     const request = toTemplateRequest(ready);
