@@ -136,8 +136,8 @@ function parseVariables(given: readonly TemplateVariable[], field: string): Temp
         `must be at most ${TEMPLATE_LIMITS.variableDescriptionChars} characters`,
       );
     }
-    if (v.defaultValue !== undefined && v.defaultValue.length > LIMITS.promptBytes) {
-      fail(`${at}.default_value`, `must be at most ${LIMITS.promptBytes} bytes`);
+    if (v.defaultValue !== undefined) {
+      atMostBytes(`${at}.default_value`, v.defaultValue, LIMITS.promptBytes);
     }
     return v.defaultValue === undefined
       ? { name: v.name, description: v.description }
@@ -241,7 +241,7 @@ export function parseUpdateTemplate(req: UpdateTemplateRequest): {
   const id = parseTemplateId(given.id, "template.id");
   const paths = req.updateMask?.paths ?? [];
   paths.forEach((path, i) => {
-    if (!(UPDATABLE as readonly string[]).includes(path)) {
+    if (!UPDATABLE.some((field) => field === path)) {
       fail(`update_mask.paths[${i}]`, `"${path}" is not one of ${UPDATABLE.join(", ")}`);
     }
   });
