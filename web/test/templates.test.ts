@@ -120,6 +120,9 @@ describe("templates in Chromium", { timeout: 60_000 }, () => {
     const task = await settled(tasks, taskId);
     expect(task.status).toBe(TaskStatus.COMPLETED);
     expect(task.metadata).toEqual({ template_id: id });
+    // The task's page links back to the template it came from.
+    await page.getByRole("link", { name: "Summary for an audience" }).click();
+    await page.waitForURL(`**/templates/${id}`);
   });
 
   it("edits a template, and refuses to overwrite someone else's change", async () => {

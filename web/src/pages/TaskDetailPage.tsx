@@ -20,6 +20,7 @@ import { ErrorPanel } from "../components/taskDetail/ErrorPanel";
 import { OutputPanel } from "../components/taskDetail/OutputPanel";
 import { StatusTimeline } from "../components/taskDetail/StatusTimeline";
 import { TaskActions } from "../components/taskDetail/TaskActions";
+import { TEMPLATE_ID_KEY, TemplateOrigin } from "../components/templates/TemplateOrigin";
 import {
   formatAbsolute,
   formatCost,
@@ -258,11 +259,11 @@ function TaskView({ task, history, live, lineage, onChainChanged, onChanged }: T
                       },
                     ]
                   : []),
-                ...Object.entries(task.metadata).map(([key, value]) => ({
-                  label: key,
-                  value,
-                  mono: true,
-                })),
+                ...Object.entries(task.metadata).map(([key, value]) =>
+                  key === TEMPLATE_ID_KEY
+                    ? { label: "Template", value: <TemplateOrigin id={value} /> }
+                    : { label: key, value, mono: true },
+                ),
               ]}
             />
           </Panel>
