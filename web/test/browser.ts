@@ -40,12 +40,3 @@ export async function screenshotOf(locator: Locator, name: string): Promise<void
   await mkdir(SCREENSHOT_DIR, { recursive: true });
   await locator.screenshot({ path: path.join(SCREENSHOT_DIR, `${name}.png`), timeout: 10_000 });
 }
-
-/** Full-page screenshots in the light and the dark colour scheme: `<name>-light`, `<name>-dark`. */
-export async function screenshotLightAndDark(page: Page, name: string): Promise<void> {
-  await page.emulateMedia({ colorScheme: "light" });
-  await screenshot(page, `${name}-light`);
-  await page.emulateMedia({ colorScheme: "dark" });
-  await screenshot(page, `${name}-dark`);
-  await page.emulateMedia({ colorScheme: "light" });
-}

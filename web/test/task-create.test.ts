@@ -4,7 +4,8 @@ import type { Browser, Page } from "playwright-core";
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { startTestApp, type TestApp } from "../../server/test/harness.js";
 import { connectClient, settled, type TaskClient } from "../../server/test/task-client.js";
-import { launchChromium, screenshot, screenshotLightAndDark } from "./browser.js";
+import { checkPageInBothThemes, expectNoSeriousA11yViolations } from "./a11y.js";
+import { launchChromium, screenshot } from "./browser.js";
 
 let app: TestApp;
 let client: TaskClient;
@@ -47,7 +48,7 @@ describe("create form in Chromium", { timeout: 60_000 }, () => {
     await page.getByLabel("Later").check();
     const at = Date.now() + 26 * 3_600_000;
     await page.getByLabel("Run at").fill(localInput(at));
-    await screenshotLightAndDark(page, "task-create");
+    await checkPageInBothThemes(page, "task-create");
     await page.getByRole("button", { name: "Create task" }).click();
     await page.waitForURL(/\/tasks\/[0-9a-f-]{36}$/);
     await page.getByTestId("task-status").filter({ hasText: "pending" }).waitFor();
@@ -85,7 +86,7 @@ describe("create form in Chromium", { timeout: 60_000 }, () => {
     await page.getByLabel("Or paste them").fill(`${marker} one\n\n${marker} two\n${marker} three`);
     await expect.poll(() => page.getByTestId("batch-row").count()).toBe(3);
     expect(await page.getByTestId("batch-summary").textContent()).toBe("3 tasks · ready to create");
-    await screenshotLightAndDark(page, "task-create-batch");
+    await checkPageInBothThemes(page, "task-create-batch");
     await page.getByRole("button", { name: "Create 3 tasks" }).click();
     const created = page.getByTestId("batch-created");
     await created.getByRole("heading", { name: "3 tasks created" }).waitFor();
@@ -123,6 +124,7 @@ describe("create form in Chromium", { timeout: 60_000 }, () => {
     );
     expect(await page.getByRole("button", { name: "Create 2 tasks" }).isDisabled()).toBe(true);
     await screenshot(page, "task-create-batch-problem");
+    await expectNoSeriousA11yViolations(page, "the batch preview with a bad row");
 
     await upload(
       `${header}\nOslo ${marker},"Weather in {{vars.city}}, today",high,Oslo\nLima ${marker},Weather in {{vars.city}},low,Lima`,

@@ -5,7 +5,8 @@ import type { Browser, BrowserContext, Page } from "playwright-core";
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { startTestApp, type TestApp } from "../../server/test/harness.js";
 import { connectClient, settled, type TaskClient } from "../../server/test/task-client.js";
-import { launchChromium, screenshot, screenshotLightAndDark } from "./browser.js";
+import { checkPageInBothThemes } from "./a11y.js";
+import { launchChromium, screenshot } from "./browser.js";
 
 const ECHO = "simulator/echo";
 let app: TestApp;
@@ -80,7 +81,7 @@ describe("task detail in Chromium", { timeout: 60_000 }, () => {
     // Raw HTML in the output is never turned into elements, let alone run.
     expect(await output.locator("img, script").count()).toBe(0);
     expect(await page.evaluate(() => (window as { __pwned?: boolean }).__pwned)).toBeUndefined();
-    await screenshotLightAndDark(page, "task-detail-markdown");
+    await checkPageInBothThemes(page, "task-detail-markdown");
 
     await page.getByRole("button", { name: "Copy code" }).click();
     await expect
@@ -131,7 +132,7 @@ describe("task detail in Chromium", { timeout: 60_000 }, () => {
     expect(await model.textContent()).toContain("simulator");
     const details = await page.getByRole("region", { name: "Details" }).textContent();
     expect(details).toMatch(/Request id[0-9a-zA-Z-]{8,}/);
-    await screenshotLightAndDark(page, "task-detail-timeline");
+    await checkPageInBothThemes(page, "task-detail-timeline");
   });
 
   it("explains a failure with its code and what to do about it", async () => {
@@ -144,7 +145,7 @@ describe("task detail in Chromium", { timeout: 60_000 }, () => {
     const error = page.getByTestId("task-error");
     expect(await error.textContent()).toContain("PROVIDER_UNAUTHORIZED");
     expect(await page.getByTestId("task-error-hint").textContent()).toMatch(/API key/);
-    await screenshotLightAndDark(page, "task-detail-error");
+    await checkPageInBothThemes(page, "task-detail-error");
   });
 
   it("cancels, retries and (after confirming) deletes a task", async () => {
