@@ -3,11 +3,16 @@ import { type Duration, durationFromMs, timestampFromDate } from "@bufbuild/prot
 import {
   type GetQueueStatsResponse,
   GetQueueStatsResponseSchema,
+  type GetTaskMetricsResponse,
+  GetTaskMetricsResponseSchema,
   ModelQueueDepthSchema,
+  ModelUsageSchema,
   StatusCountSchema,
+  TaskMetricsBucketSchema,
   type Worker,
   WorkerSchema,
 } from "@promptline/proto";
+import type { TaskMetrics } from "../db/stats.js";
 import type { WorkerInfo } from "../queue/worker-registry.js";
 import type { QueueStats } from "../tasks/operations.js";
 import { TASK_STATUSES } from "../tasks/status.js";
@@ -55,5 +60,39 @@ export function workerToProto(worker: WorkerInfo): Worker {
     failed: BigInt(worker.failed),
     startedAt: timestampFromDate(worker.startedAt),
     lastSeenAt: timestampFromDate(worker.lastSeenAt),
+  });
+}
+
+/** Task metrics as the API shows them: every bucket, oldest first. */
+export function taskMetricsToProto(
+  metrics: TaskMetrics,
+  bucketSeconds: number,
+): GetTaskMetricsResponse {
+  return create(GetTaskMetricsResponseSchema, {
+    start: timestampFromDate(metrics.start),
+    end: timestampFromDate(metrics.end),
+    bucket: durationFromMs(bucketSeconds * 1000),
+    buckets: metrics.buckets.map((b) =>
+      create(TaskMetricsBucketSchema, {
+        start: timestampFromDate(b.start),
+        completed: BigInt(b.completed),
+        failed: BigInt(b.failed),
+        cancelled: BigInt(b.cancelled),
+        latencyP50: latency(b.latencyP50Ms),
+        latencyP95: latency(b.latencyP95Ms),
+        totalTokens: BigInt(b.totalTokens),
+        costUsd: b.costUsd,
+      }),
+    ),
+    models: metrics.models.map((m) =>
+      create(ModelUsageSchema, {
+        model: m.model,
+        finished: BigInt(m.finished),
+        failed: BigInt(m.failed),
+        promptTokens: BigInt(m.promptTokens),
+        completionTokens: BigInt(m.completionTokens),
+        costUsd: m.costUsd,
+      }),
+    ),
   });
 }

@@ -10,6 +10,7 @@ import {
   DeleteTemplateRequestSchema,
   GetQueueStatsRequestSchema,
   GetTaskLineageRequestSchema,
+  GetTaskMetricsRequestSchema,
   GetTaskRequestSchema,
   GetTemplateRequestSchema,
   HealthCheckRequestSchema,
@@ -47,6 +48,7 @@ import {
   parseRerun,
   parseRunRetention,
   parseTaskId,
+  parseTaskMetrics,
 } from "./validation.js";
 
 /** Throws {@link InvalidFieldError} naming the first field of the message that breaks a rule. */
@@ -98,6 +100,7 @@ export const REQUEST_RULES: ReadonlyMap<string, RequestRule> = new Map([
   rule(DeleteTaskRequestSchema, (m) => parseTaskId(m.id)),
   rule(GetQueueStatsRequestSchema, nothingToCheck),
   rule(ListWorkersRequestSchema, nothingToCheck),
+  rule(GetTaskMetricsRequestSchema, parseTaskMetrics),
   rule(WatchTaskRequestSchema, (m) => {
     parseTaskId(m.id);
     notNegative("after_seq", m.afterSeq);

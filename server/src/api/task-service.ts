@@ -13,6 +13,7 @@ import {
   DeleteTaskResponseSchema,
   type GetTaskLineageRequest,
   GetTaskLineageResponseSchema,
+  type GetTaskMetricsRequest,
   type GetTaskRequest,
   GetTaskResponseSchema,
   ListModelsResponseSchema,
@@ -30,6 +31,7 @@ import {
   type WatchTaskRequest,
   type WatchTasksRequest,
 } from "@promptline/proto";
+import { ownerOf, visibleOwner } from "../auth/principal.js";
 import type { ProviderRegistry } from "../llm/providers.js";
 import type { TaskCanceller } from "../tasks/cancel.js";
 import type { ChainOperations } from "../tasks/chains.js";
@@ -41,9 +43,10 @@ import {
   chainTotalsToProto,
   eventToProto,
   lineageEdgeToProto,
+  statusToProtoEnum,
   taskToProto,
 } from "./convert.js";
-import { queueStatsToProto, workerToProto } from "./ops-convert.js";
+import { queueStatsToProto, taskMetricsToProto, workerToProto } from "./ops-convert.js";
 import {
   encodePageToken,
   parseBatchCreateTasks,
@@ -51,6 +54,7 @@ import {
   parseListTasks,
   parseRerun,
   parseTaskId,
+  parseTaskMetrics,
 } from "./validation.js";
 import type { WatchHandlers } from "./watch.js";
 
@@ -119,12 +123,20 @@ export class TaskServiceHandler implements ServiceImpl<typeof TaskService> {
   }
 
   async createTask(req: CreateTaskRequest, ctx: HandlerContext) {
-    const task = await this.tasks.create(parseCreateTask(req, requestId(ctx)));
+    const task = await this.tasks.create({
+      ...parseCreateTask(req, requestId(ctx)),
+      ownerId: ownerOf(ctx),
+    });
     return create(CreateTaskResponseSchema, { task: taskToProto(task) });
   }
 
   async batchCreateTasks(req: BatchCreateTasksRequest, ctx: HandlerContext) {
-    const tasks = await this.tasks.createBatch(parseBatchCreateTasks(req, requestId(ctx)));
+    const batch = parseBatchCreateTasks(req, requestId(ctx));
+    const ownerId = ownerOf(ctx);
+    const tasks = await this.tasks.createBatch({
+      ...batch,
+      tasks: batch.tasks.map((task) => ({ ...task, ownerId })),
+    });
     return create(BatchCreateTasksResponseSchema, { tasks: tasks.map(taskToProto) });
   }
 
@@ -149,16 +161,18 @@ export class TaskServiceHandler implements ServiceImpl<typeof TaskService> {
     return create(DeleteTaskResponseSchema, {});
   }
 
-  async listTasks(req: ListTasksRequest) {
-    const filter = parseListTasks(req);
-    // One extra row tells whether another page exists without a count query.
-    const rows = await this.tasks.list({ ...filter, limit: filter.limit + 1 });
-    const page = rows.slice(0, filter.limit);
-    const last = page.at(-1);
+  async listTasks(req: ListTasksRequest, ctx: HandlerContext) {
+    const filter = { ...parseListTasks(req), ownerId: visibleOwner(ctx) };
+    const { rows, counts, next } = await this.tasks.list(filter, {
+      withCounts: req.pageToken === "",
+    });
     return create(ListTasksResponseSchema, {
-      tasks: page.map(taskToProto),
-      nextPageToken:
-        rows.length > filter.limit && last !== undefined ? encodePageToken(last.id) : "",
+      tasks: rows.map(taskToProto),
+      nextPageToken: next === undefined ? "" : encodePageToken(filter.sort, next),
+      statusCounts: counts.map((c) => ({
+        status: statusToProtoEnum(c.status),
+        count: BigInt(c.count),
+      })),
     });
   }
 
@@ -180,6 +194,11 @@ export class TaskServiceHandler implements ServiceImpl<typeof TaskService> {
 
   async getQueueStats() {
     return queueStatsToProto(await this.ops.queueStats());
+  }
+
+  async getTaskMetrics(req: GetTaskMetricsRequest) {
+    const range = parseTaskMetrics(req);
+    return taskMetricsToProto(await this.ops.taskMetrics(range), range.bucketSeconds);
   }
 
   async listWorkers() {

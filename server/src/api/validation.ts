@@ -4,16 +4,19 @@ import {
   BatchCreateTasksRequestSchema,
   type CreateTaskRequest,
   CreateTaskRequestSchema,
+  type GetTaskMetricsRequest,
   type ListTasksRequest,
+  TaskSort as ProtoTaskSort,
   type RerunTaskRequest,
   type TaskParams,
 } from "@promptline/proto";
-import type { TaskListFilter, TaskParamsJson } from "../db/tasks.js";
+import type { MetricsRange } from "../db/stats.js";
+import type { TaskListCursor, TaskListFilter, TaskParamsJson, TaskSort } from "../db/tasks.js";
 import type { RerunEdits } from "../tasks/chains.js";
 import { InvalidFieldError } from "../tasks/errors.js";
 import type { CreateBatchInput, CreateTaskInput, DependencyInput } from "../tasks/lifecycle.js";
 import { RETENTION_DAYS } from "../tasks/retention.js";
-import type { TaskStatus } from "../tasks/status.js";
+import { TASK_PRIORITIES, TASK_STATUSES, type TaskStatus } from "../tasks/status.js";
 import {
   parseReferences,
   REFERENCE_NAME,
@@ -387,18 +390,61 @@ function checkBatchRefs(tasks: readonly CreateTaskInput[]): void {
   });
 }
 
-const PAGE_TOKEN_PREFIX = "t1:";
+const PAGE_TOKEN_V1 = "t1:";
+const PAGE_TOKEN_V2 = "t2:";
 
-/** Opaque to clients: the last id of the page, versioned so the format can change. */
-export function encodePageToken(lastId: string): string {
-  return Buffer.from(PAGE_TOKEN_PREFIX + lastId).toString("base64url");
+const SORTS: Record<TaskSort, true> = { newest: true, oldest: true, priority: true, status: true };
+
+/** Opaque to clients: the sort and where the page ended, versioned so the format can change. */
+export function encodePageToken(sort: TaskSort, cursor: TaskListCursor): string {
+  return Buffer.from(`${PAGE_TOKEN_V2}${sort}:${cursor.key}:${cursor.id}`).toString("base64url");
 }
 
-function decodePageToken(token: string): string {
+function decodePageToken(token: string, sort: TaskSort): TaskListCursor {
+  const notOurs = "is not a token from a previous page";
   const decoded = Buffer.from(token, "base64url").toString();
-  const id = decoded.startsWith(PAGE_TOKEN_PREFIX) ? decoded.slice(PAGE_TOKEN_PREFIX.length) : "";
-  if (!UUID.test(id)) fail("page_token", "is not a token from a previous page");
-  return id.toLowerCase();
+  // Version 1 tokens came from the only order there was: newest first.
+  const [tokenSort, key, id] = decoded.startsWith(PAGE_TOKEN_V1)
+    ? ["newest", "", decoded.slice(PAGE_TOKEN_V1.length)]
+    : decoded.startsWith(PAGE_TOKEN_V2)
+      ? decoded.slice(PAGE_TOKEN_V2.length).split(":")
+      : [];
+  if (tokenSort === undefined || key === undefined || id === undefined || !UUID.test(id)) {
+    fail("page_token", notOurs);
+  }
+  if (!Object.hasOwn(SORTS, tokenSort)) fail("page_token", notOurs);
+  if (tokenSort !== sort) fail("page_token", `was made for another sort order (${tokenSort})`);
+  const keys: readonly string[] =
+    sort === "priority" ? TASK_PRIORITIES : sort === "status" ? TASK_STATUSES : [""];
+  if (!keys.includes(key)) fail("page_token", notOurs);
+  return { key, id: id.toLowerCase() };
+}
+
+function sortFromProto(sort: ProtoTaskSort): TaskSort | undefined {
+  switch (sort) {
+    case ProtoTaskSort.UNSPECIFIED:
+    case ProtoTaskSort.NEWEST_FIRST:
+      return "newest";
+    case ProtoTaskSort.OLDEST_FIRST:
+      return "oldest";
+    case ProtoTaskSort.PRIORITY:
+      return "priority";
+    case ProtoTaskSort.STATUS:
+      return "status";
+    default:
+      return undefined;
+  }
+}
+
+function parseTime(field: string, value: Timestamp | undefined): Date | undefined {
+  if (value === undefined) return undefined;
+  const { seconds, nanos } = value;
+  if (!Number.isInteger(nanos) || nanos < 0 || nanos > 999_999_999) {
+    fail(field, "is not a valid timestamp");
+  }
+  const date = new Date(Number(seconds) * 1000 + Math.floor(nanos / 1e6));
+  if (Number.isNaN(date.getTime())) fail(field, "is out of range");
+  return date;
 }
 
 export function parseListTasks(req: ListTasksRequest): TaskListFilter {
@@ -422,6 +468,13 @@ export function parseListTasks(req: ListTasksRequest): TaskListFilter {
     priority = priorityFromProto(req.priority);
     if (priority === undefined) fail("priority", `unknown value ${req.priority}`);
   }
+  const sort = sortFromProto(req.sort);
+  if (sort === undefined) fail("sort", `unknown value ${req.sort}`);
+  const createdAfter = parseTime("created_after", req.createdAfter);
+  const createdBefore = parseTime("created_before", req.createdBefore);
+  if (createdAfter !== undefined && createdBefore !== undefined && createdAfter >= createdBefore) {
+    fail("created_before", "must be later than created_after");
+  }
   return {
     statuses,
     model: req.model === "" ? undefined : req.model,
@@ -429,7 +482,10 @@ export function parseListTasks(req: ListTasksRequest): TaskListFilter {
     parentTaskId:
       req.parentTaskId === undefined ? undefined : parseTaskId(req.parentTaskId, "parent_task_id"),
     query: query === "" ? undefined : query,
-    beforeId: req.pageToken === "" ? undefined : decodePageToken(req.pageToken),
+    createdAfter,
+    createdBefore,
+    sort,
+    after: req.pageToken === "" ? undefined : decodePageToken(req.pageToken, sort),
     limit: req.pageSize === 0 ? LIMITS.pageSizeDefault : req.pageSize,
   };
 }
@@ -468,4 +524,33 @@ export function parseRerun(req: RerunTaskRequest, requestId: string): RerunEdits
     params: req.params === undefined ? undefined : parseParams(req.params),
     requestId,
   };
+}
+
+/** GetTaskMetrics' range rules. */
+const METRICS = {
+  windowMs: { min: 60_000, max: 7 * 24 * 3_600_000, text: "1m and 7d" },
+  bucketMs: { min: 10_000, max: 7 * 24 * 3_600_000, text: "10s and 7d" },
+  windowDefaultMs: 3_600_000,
+  bucketsDefault: 60,
+  bucketsMax: 1000,
+} as const;
+
+/**
+ * GetTaskMetrics' window and bucket as whole seconds and a bucket count:
+ * the window is rounded up to whole buckets, so the last bucket (the one
+ * that holds now) is always complete in the answer's terms.
+ */
+export function parseTaskMetrics(req: GetTaskMetricsRequest): MetricsRange {
+  const windowMs =
+    parseDurationMs("window", req.window, METRICS.windowMs) ?? METRICS.windowDefaultMs;
+  const bucketMs =
+    parseDurationMs("bucket", req.bucket, METRICS.bucketMs) ??
+    Math.max(METRICS.bucketMs.min, windowMs / METRICS.bucketsDefault);
+  if (bucketMs > windowMs) fail("bucket", "must not be longer than the window");
+  const bucketSeconds = Math.round(bucketMs / 1000);
+  const buckets = Math.ceil(windowMs / 1000 / bucketSeconds);
+  if (buckets > METRICS.bucketsMax) {
+    fail("bucket", `must split the window into at most ${METRICS.bucketsMax} buckets`);
+  }
+  return { bucketSeconds, buckets };
 }

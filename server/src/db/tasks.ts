@@ -1,4 +1,4 @@
-import { type Kysely, sql } from "kysely";
+import { type Kysely, type SelectQueryBuilder, sql } from "kysely";
 import type { TaskPriority, TaskStatus } from "../tasks/status.js";
 import type { DB, TaskRow } from "./schema.js";
 
@@ -25,6 +25,8 @@ export interface NewTask {
   metadata: Record<string, string>;
   requestId: string;
   maxAttempts: number;
+  /** The user who created it; unset: the built-in local user (the column's default). */
+  ownerId?: string;
 }
 
 export async function findTask(db: Kysely<DB>, id: string): Promise<TaskRow | undefined> {
@@ -375,6 +377,18 @@ export async function findTasksNeedingRecovery(
     .execute();
 }
 
+/** The orders a task list can come in; ties go newest first. */
+export type TaskSort = "newest" | "oldest" | "priority" | "status";
+
+/**
+ * Where the previous page ended: the last row's sort key (its priority or
+ * status; empty for the time orders) and its id.
+ */
+export interface TaskListCursor {
+  key: string;
+  id: string;
+}
+
 export interface TaskListFilter {
   statuses: TaskStatus[];
   model: string | undefined;
@@ -382,25 +396,86 @@ export interface TaskListFilter {
   parentTaskId: string | undefined;
   /** Words searched in name and prompt (web-search syntax). */
   query: string | undefined;
-  /** Return tasks older than this id (ids are UUIDv7, so they sort by creation). */
-  beforeId: string | undefined;
+  /** Created at or after this time. */
+  createdAfter: Date | undefined;
+  /** Created before this time. */
+  createdBefore: Date | undefined;
+  sort: TaskSort;
+  /** Only this user's tasks (a member's view); unset: everyone's. */
+  ownerId?: string;
+  /** Rows after this one in `sort` order. */
+  after: TaskListCursor | undefined;
   limit: number;
 }
 
-/** Newest first, keyset-paginated on the time-ordered id. */
-export async function listTasks(db: Kysely<DB>, filter: TaskListFilter): Promise<TaskRow[]> {
-  let query = db.selectFrom("tasks").selectAll();
-  if (filter.statuses.length > 0) query = query.where("status", "in", filter.statuses);
-  if (filter.model !== undefined) query = query.where("model", "=", filter.model);
-  if (filter.priority !== undefined) query = query.where("priority", "=", filter.priority);
-  if (filter.parentTaskId !== undefined) {
-    query = query.where("parent_task_id", "=", filter.parentTaskId);
-  }
+/** Every filter but the statuses: the part status counts share with the list. */
+function whereMatches<O>(
+  query: SelectQueryBuilder<DB, "tasks", O>,
+  filter: TaskListFilter,
+): SelectQueryBuilder<DB, "tasks", O> {
+  let q = query;
+  if (filter.ownerId !== undefined) q = q.where("owner_id", "=", filter.ownerId);
+  if (filter.model !== undefined) q = q.where("model", "=", filter.model);
+  if (filter.priority !== undefined) q = q.where("priority", "=", filter.priority);
+  if (filter.parentTaskId !== undefined) q = q.where("parent_task_id", "=", filter.parentTaskId);
   if (filter.query !== undefined) {
-    query = query.where(sql<boolean>`search @@ websearch_to_tsquery('simple', ${filter.query})`);
+    q = q.where(sql<boolean>`search @@ websearch_to_tsquery('simple', ${filter.query})`);
   }
-  if (filter.beforeId !== undefined) query = query.where("id", "<", filter.beforeId);
-  return query.orderBy("id", "desc").limit(filter.limit).execute();
+  if (filter.createdAfter !== undefined) q = q.where("created_at", ">=", filter.createdAfter);
+  if (filter.createdBefore !== undefined) q = q.where("created_at", "<", filter.createdBefore);
+  return q;
+}
+
+/**
+ * Keyset-paginated in `filter.sort` order, ties broken by the time-ordered
+ * id (UUIDv7), so a cursor stays right while tasks are added or change.
+ * Priority and status order by their enums' declared order.
+ */
+export async function listTasks(db: Kysely<DB>, filter: TaskListFilter): Promise<TaskRow[]> {
+  let query = whereMatches(db.selectFrom("tasks").selectAll(), filter);
+  if (filter.statuses.length > 0) query = query.where("status", "in", filter.statuses);
+  const after = filter.after;
+  switch (filter.sort) {
+    case "newest":
+      if (after !== undefined) query = query.where("id", "<", after.id);
+      return query.orderBy("id", "desc").limit(filter.limit).execute();
+    case "oldest":
+      if (after !== undefined) query = query.where("id", ">", after.id);
+      return query.orderBy("id", "asc").limit(filter.limit).execute();
+    case "priority":
+      if (after !== undefined) {
+        query = query.where(
+          sql<boolean>`(priority, id) < (${after.key}::task_priority, ${after.id}::uuid)`,
+        );
+      }
+      return query.orderBy("priority", "desc").orderBy("id", "desc").limit(filter.limit).execute();
+    case "status":
+      if (after !== undefined) {
+        query = query.where(
+          sql<boolean>`(status > ${after.key}::task_status or (status = ${after.key}::task_status and id < ${after.id}::uuid))`,
+        );
+      }
+      return query.orderBy("status", "asc").orderBy("id", "desc").limit(filter.limit).execute();
+  }
+}
+
+/** The cursor that continues a list after `row`. */
+export function cursorAfter(row: TaskRow, sort: TaskSort): TaskListCursor {
+  const key = sort === "priority" ? row.priority : sort === "status" ? row.status : "";
+  return { key, id: row.id };
+}
+
+/** How many tasks match the filter (ignoring its statuses), per status; zero counts left out. */
+export async function countTasksByStatus(
+  db: Kysely<DB>,
+  filter: TaskListFilter,
+): Promise<Array<{ status: TaskStatus; count: number }>> {
+  const rows = await whereMatches(db.selectFrom("tasks"), filter)
+    .select(["status", (eb) => eb.fn.countAll<string>().as("count")])
+    .groupBy("status")
+    .orderBy("status")
+    .execute();
+  return rows.map((r) => ({ status: r.status, count: Number(r.count) }));
 }
 
 /** Which of `ids` match a text search (the same one ListTasks uses). */

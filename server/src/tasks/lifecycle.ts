@@ -17,9 +17,12 @@ import {
   requeueForRetry,
 } from "../db/task-writes.js";
 import {
+  countTasksByStatus,
+  cursorAfter,
   findTask,
   listTasks,
   markQueued,
+  type TaskListCursor,
   type TaskListFilter,
   type TaskParamsJson,
   type TaskRow,
@@ -66,6 +69,17 @@ export interface CreateTaskInput {
   ref: string | undefined;
   /** Within a batch: the parent as another item's ref. */
   parentRef: string | undefined;
+  /** The user creating it; unset: the built-in local user. */
+  ownerId?: string;
+}
+
+/** What {@link TaskLifecycle.list} returns. */
+export interface TaskListPage {
+  rows: TaskRow[];
+  /** Per status, for every filter but the statuses; empty unless asked for. */
+  counts: Array<{ status: TaskStatus; count: number }>;
+  /** Where the next page starts; undefined on the last page. */
+  next: TaskListCursor | undefined;
 }
 
 export interface DependencyInput {
@@ -194,8 +208,23 @@ export class TaskLifecycle {
       });
   }
 
-  async list(filter: TaskListFilter): Promise<TaskRow[]> {
-    return listTasks(this.#db, filter);
+  /**
+   * One page of a list, the cursor of the next one, and (for a first page)
+   * the counts per status that the list's status chips show.
+   */
+  async list(filter: TaskListFilter, options: { withCounts: boolean }): Promise<TaskListPage> {
+    // One extra row tells whether another page exists without a count query.
+    const [found, counts] = await Promise.all([
+      listTasks(this.#db, { ...filter, limit: filter.limit + 1 }),
+      options.withCounts ? countTasksByStatus(this.#db, filter) : [],
+    ]);
+    const rows = found.slice(0, filter.limit);
+    const last = rows.at(-1);
+    const next =
+      found.length > filter.limit && last !== undefined
+        ? cursorAfter(last, filter.sort)
+        : undefined;
+    return { rows, counts, next };
   }
 
   /**
@@ -213,7 +242,7 @@ export class TaskLifecycle {
       );
     }
     try {
-      if (!(await this.#queue.requeue(task.id, task.priority))) {
+      if (!(await this.#queue.requeue(task.id, task.priority, { model: task.model }))) {
         this.#log.warn({ taskId: id }, "retried task's old job is still active; left to recovery");
       }
     } catch (err) {
@@ -284,7 +313,11 @@ export class TaskLifecycle {
     const found = new Map<number, TaskRow>();
     if (keys.length === 0) return found;
     const byKey = new Map(
-      (await findTasksByIdempotencyKey(db, keys)).map((row) => [row.idempotency_key, row]),
+      // One request, one caller: every plan has the same owner.
+      (await findTasksByIdempotencyKey(db, keys, plans[0]?.record.ownerId)).map((row) => [
+        row.idempotency_key,
+        row,
+      ]),
     );
     plans.forEach((p, i) => {
       const row = byKey.get(p.record.idempotencyKey ?? null);
@@ -415,13 +448,14 @@ export class TaskLifecycle {
     const jobs: EnqueueJob[] = inserted.map((row) => ({
       taskId: row.id,
       priority: row.priority,
+      model: row.model,
       delayMs: row.run_at === null ? undefined : row.run_at.getTime() - now,
     }));
     const [only] = jobs;
     if (jobs.length === 0) {
       // Every task waits for an upstream.
     } else if (jobs.length === 1 && only !== undefined) {
-      await this.#queue.enqueue(only.taskId, only.priority, { delayMs: only.delayMs });
+      await this.#queue.enqueue(only.taskId, only.priority, only);
     } else {
       await this.#queue.enqueueMany(jobs);
     }
@@ -483,6 +517,7 @@ function plan(
       requestHash: idempotency?.requestHash,
       vars: input.vars,
       dependsOn: [],
+      ownerId: input.ownerId,
     },
     input,
     fieldPrefix,

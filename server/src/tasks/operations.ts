@@ -1,6 +1,12 @@
 import type { Kysely } from "kysely";
 import type { DB } from "../db/schema.js";
-import { readTaskStats, type TaskStats } from "../db/stats.js";
+import {
+  type MetricsRange,
+  readTaskMetrics,
+  readTaskStats,
+  type TaskMetrics,
+  type TaskStats,
+} from "../db/stats.js";
 import type { QueueJobCounts } from "../queue/queue-stats.js";
 import type { WorkerInfo } from "../queue/worker-registry.js";
 import type { Retention } from "./retention.js";
@@ -44,6 +50,11 @@ export class Operations {
         tasks.finishedLastHour === 0 ? 0 : tasks.failedLastHour / tasks.finishedLastHour,
       jobs,
     };
+  }
+
+  /** Finished tasks over time and by model, for the dashboard. */
+  taskMetrics(range: MetricsRange): Promise<TaskMetrics> {
+    return readTaskMetrics(this.#db, range);
   }
 
   workers(): Promise<WorkerInfo[]> {

@@ -12,7 +12,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file promptline/v1/task.proto.
  */
 export const file_promptline_v1_task: GenFile = /*@__PURE__*/
-  fileDesc("Chhwcm9tcHRsaW5lL3YxL3Rhc2sucHJvdG8SDXByb21wdGxpbmUudjEipgEKClRhc2tQYXJhbXMSGAoLdGVtcGVyYXR1cmUYASABKAFIAIgBARISCgV0b3BfcBgCIAEoAUgBiAEBEhcKCm1heF90b2tlbnMYAyABKAVIAogBARIRCgRzZWVkGAQgASgDSAOIAQESDAoEc3RvcBgFIAMoCUIOCgxfdGVtcGVyYXR1cmVCCAoGX3RvcF9wQg0KC19tYXhfdG9rZW5zQgcKBV9zZWVkIj8KCVRhc2tFcnJvchIMCgRjb2RlGAEgASgJEg8KB21lc3NhZ2UYAiABKAkSEwoLaHR0cF9zdGF0dXMYAyABKAUiVAoKVG9rZW5Vc2FnZRIVCg1wcm9tcHRfdG9rZW5zGAEgASgFEhkKEWNvbXBsZXRpb25fdG9rZW5zGAIgASgFEhQKDHRvdGFsX3Rva2VucxgDIAEoBSKxCgoEVGFzaxIKCgJpZBgBIAEoCRIMCgRuYW1lGAIgASgJEg4KBnByb21wdBgDIAEoCRIVCg1zeXN0ZW1fcHJvbXB0GAQgASgJEg0KBW1vZGVsGAUgASgJEikKBnBhcmFtcxgGIAEoCzIZLnByb21wdGxpbmUudjEuVGFza1BhcmFtcxItCghwcmlvcml0eRgHIAEoDjIbLnByb21wdGxpbmUudjEuVGFza1ByaW9yaXR5EikKBnN0YXR1cxgIIAEoDjIZLnByb21wdGxpbmUudjEuVGFza1N0YXR1cxIOCgZvdXRwdXQYCSABKAkSJwoFZXJyb3IYCiABKAsyGC5wcm9tcHRsaW5lLnYxLlRhc2tFcnJvchIbCg5wYXJlbnRfdGFza19pZBgLIAEoCUgAiAEBEhAKCGF0dGVtcHRzGAwgASgFEhQKDG1heF9hdHRlbXB0cxgNIAEoBRIoCgV1c2FnZRgOIAEoCzIZLnByb21wdGxpbmUudjEuVG9rZW5Vc2FnZRIqCgdsYXRlbmN5GA8gASgLMhkuZ29vZ2xlLnByb3RvYnVmLkR1cmF0aW9uEjYKE3RpbWVfdG9fZmlyc3RfdG9rZW4YECABKAsyGS5nb29nbGUucHJvdG9idWYuRHVyYXRpb24SLgoKY3JlYXRlZF9hdBgRIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASLQoJcXVldWVkX2F0GBIgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIuCgpzdGFydGVkX2F0GBMgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIwCgxjb21wbGV0ZWRfYXQYFCABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEi4KCnVwZGF0ZWRfYXQYFSABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEhIKCnJlcXVlc3RfaWQYFiABKAkSEAoIcHJvdmlkZXIYFyABKAkSFgoOcmVzcG9uc2VfbW9kZWwYGCABKAkSEAoIY29zdF91c2QYGSABKAESMwoIbWV0YWRhdGEYGiADKAsyIS5wcm9tcHRsaW5lLnYxLlRhc2suTWV0YWRhdGFFbnRyeRIqCgd0aW1lb3V0GBsgASgLMhkuZ29vZ2xlLnByb3RvYnVmLkR1cmF0aW9uEiwKCXF1ZXVlX3R0bBgcIAEoCzIZLmdvb2dsZS5wcm90b2J1Zi5EdXJhdGlvbhIqCgZydW5fYXQYHSABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEhcKD2lkZW1wb3RlbmN5X2tleRgeIAEoCRI3ChNjYW5jZWxfcmVxdWVzdGVkX2F0GB8gASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIQCghjaGFpbl9pZBggIAEoCRIrCgR2YXJzGCEgAygLMh0ucHJvbXB0bGluZS52MS5UYXNrLlZhcnNFbnRyeRIXCg9yZW5kZXJlZF9wcm9tcHQYIiABKAkSMQoKZGVwZW5kc19vbhgjIAMoCzIdLnByb21wdGxpbmUudjEuVGFza0RlcGVuZGVuY3kaLwoNTWV0YWRhdGFFbnRyeRILCgNrZXkYASABKAkSDQoFdmFsdWUYAiABKAk6AjgBGisKCVZhcnNFbnRyeRILCgNrZXkYASABKAkSDQoFdmFsdWUYAiABKAk6AjgBQhEKD19wYXJlbnRfdGFza19pZCJKCg5UYXNrRGVwZW5kZW5jeRIRCgd0YXNrX2lkGAEgASgJSAASDQoDcmVmGAIgASgJSAASDAoEbmFtZRgDIAEoCUIICgZ0YXJnZXQi+QIKC1Rhc2tBdHRlbXB0Eg8KB2F0dGVtcHQYASABKAUSEQoJd29ya2VyX2lkGAIgASgJEi4KCnN0YXJ0ZWRfYXQYAyABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEi8KC2ZpbmlzaGVkX2F0GAQgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIuCgdvdXRjb21lGAUgASgOMh0ucHJvbXB0bGluZS52MS5BdHRlbXB0T3V0Y29tZRInCgVlcnJvchgGIAEoCzIYLnByb21wdGxpbmUudjEuVGFza0Vycm9yEioKB2xhdGVuY3kYByABKAsyGS5nb29nbGUucHJvdG9idWYuRHVyYXRpb24SNgoTdGltZV90b19maXJzdF90b2tlbhgIIAEoCzIZLmdvb2dsZS5wcm90b2J1Zi5EdXJhdGlvbhIoCgV1c2FnZRgJIAEoCzIZLnByb21wdGxpbmUudjEuVG9rZW5Vc2FnZSLmAQoJVGFza0V2ZW50EgsKA3NlcRgBIAEoBRIMCgR0eXBlGAIgASgJEi4KC2Zyb21fc3RhdHVzGAMgASgOMhkucHJvbXB0bGluZS52MS5UYXNrU3RhdHVzEiwKCXRvX3N0YXR1cxgEIAEoDjIZLnByb21wdGxpbmUudjEuVGFza1N0YXR1cxImCgJhdBgFIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASDwoHYXR0ZW1wdBgGIAEoBRInCgVlcnJvchgHIAEoCzIYLnByb21wdGxpbmUudjEuVGFza0Vycm9yIsQFChFDcmVhdGVUYXNrUmVxdWVzdBIMCgRuYW1lGAEgASgJEg4KBnByb21wdBgCIAEoCRIVCg1zeXN0ZW1fcHJvbXB0GAMgASgJEg0KBW1vZGVsGAQgASgJEikKBnBhcmFtcxgFIAEoCzIZLnByb21wdGxpbmUudjEuVGFza1BhcmFtcxItCghwcmlvcml0eRgGIAEoDjIbLnByb21wdGxpbmUudjEuVGFza1ByaW9yaXR5EhsKDnBhcmVudF90YXNrX2lkGAcgASgJSACIAQESQAoIbWV0YWRhdGEYCCADKAsyLi5wcm9tcHRsaW5lLnYxLkNyZWF0ZVRhc2tSZXF1ZXN0Lk1ldGFkYXRhRW50cnkSFAoMbWF4X2F0dGVtcHRzGAkgASgFEioKB3RpbWVvdXQYCiABKAsyGS5nb29nbGUucHJvdG9idWYuRHVyYXRpb24SLAoJcXVldWVfdHRsGAsgASgLMhkuZ29vZ2xlLnByb3RvYnVmLkR1cmF0aW9uEioKBnJ1bl9hdBgMIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASFwoPaWRlbXBvdGVuY3lfa2V5GA0gASgJEjEKCmRlcGVuZHNfb24YDiADKAsyHS5wcm9tcHRsaW5lLnYxLlRhc2tEZXBlbmRlbmN5EjgKBHZhcnMYDyADKAsyKi5wcm9tcHRsaW5lLnYxLkNyZWF0ZVRhc2tSZXF1ZXN0LlZhcnNFbnRyeRILCgNyZWYYECABKAkSEgoKcGFyZW50X3JlZhgRIAEoCRovCg1NZXRhZGF0YUVudHJ5EgsKA2tleRgBIAEoCRINCgV2YWx1ZRgCIAEoCToCOAEaKwoJVmFyc0VudHJ5EgsKA2tleRgBIAEoCRINCgV2YWx1ZRgCIAEoCToCOAFCEQoPX3BhcmVudF90YXNrX2lkIjcKEkNyZWF0ZVRhc2tSZXNwb25zZRIhCgR0YXNrGAEgASgLMhMucHJvbXB0bGluZS52MS5UYXNrIhwKDkdldFRhc2tSZXF1ZXN0EgoKAmlkGAEgASgJIowBCg9HZXRUYXNrUmVzcG9uc2USIQoEdGFzaxgBIAEoCzITLnByb21wdGxpbmUudjEuVGFzaxIsCghhdHRlbXB0cxgCIAMoCzIaLnByb21wdGxpbmUudjEuVGFza0F0dGVtcHQSKAoGZXZlbnRzGAMgAygLMhgucHJvbXB0bGluZS52MS5UYXNrRXZlbnQiYwoXQmF0Y2hDcmVhdGVUYXNrc1JlcXVlc3QSLwoFdGFza3MYASADKAsyIC5wcm9tcHRsaW5lLnYxLkNyZWF0ZVRhc2tSZXF1ZXN0EhcKD2lkZW1wb3RlbmN5X2tleRgCIAEoCSI+ChhCYXRjaENyZWF0ZVRhc2tzUmVzcG9uc2USIgoFdGFza3MYASADKAsyEy5wcm9tcHRsaW5lLnYxLlRhc2siHwoRQ2FuY2VsVGFza1JlcXVlc3QSCgoCaWQYASABKAkiNwoSQ2FuY2VsVGFza1Jlc3BvbnNlEiEKBHRhc2sYASABKAsyEy5wcm9tcHRsaW5lLnYxLlRhc2siHgoQUmV0cnlUYXNrUmVxdWVzdBIKCgJpZBgBIAEoCSI2ChFSZXRyeVRhc2tSZXNwb25zZRIhCgR0YXNrGAEgASgLMhMucHJvbXB0bGluZS52MS5UYXNrIh8KEURlbGV0ZVRhc2tSZXF1ZXN0EgoKAmlkGAEgASgJIhQKEkRlbGV0ZVRhc2tSZXNwb25zZSIWChRHZXRRdWV1ZVN0YXRzUmVxdWVzdCJHCgtTdGF0dXNDb3VudBIpCgZzdGF0dXMYASABKA4yGS5wcm9tcHRsaW5lLnYxLlRhc2tTdGF0dXMSDQoFY291bnQYAiABKAMiQgoPTW9kZWxRdWV1ZURlcHRoEg0KBW1vZGVsGAEgASgJEg8KB3dhaXRpbmcYAiABKAMSDwoHcnVubmluZxgDIAEoAyLvAgoVR2V0UXVldWVTdGF0c1Jlc3BvbnNlEioKBmNvdW50cxgBIAMoCzIaLnByb21wdGxpbmUudjEuU3RhdHVzQ291bnQSLgoGbW9kZWxzGAIgAygLMh4ucHJvbXB0bGluZS52MS5Nb2RlbFF1ZXVlRGVwdGgSHAoUZmluaXNoZWRfbGFzdF9taW51dGUYAyABKAMSGgoSZmluaXNoZWRfbGFzdF9ob3VyGAQgASgDEi4KC2xhdGVuY3lfcDUwGAUgASgLMhkuZ29vZ2xlLnByb3RvYnVmLkR1cmF0aW9uEi4KC2xhdGVuY3lfcDk1GAYgASgLMhkuZ29vZ2xlLnByb3RvYnVmLkR1cmF0aW9uEhwKFGVycm9yX3JhdGVfbGFzdF9ob3VyGAcgASgBEhUKDXF1ZXVlX3dhaXRpbmcYCCABKAMSFQoNcXVldWVfZGVsYXllZBgJIAEoAxIUCgxxdWV1ZV9hY3RpdmUYCiABKAMiFAoSTGlzdFdvcmtlcnNSZXF1ZXN0ItkBCgZXb3JrZXISCgoCaWQYASABKAkSDAoEaG9zdBgCIAEoCRILCgNwaWQYAyABKAUSEwoLY29uY3VycmVuY3kYBCABKAUSDgoGYWN0aXZlGAUgASgFEhEKCXByb2Nlc3NlZBgGIAEoAxIOCgZmYWlsZWQYByABKAMSLgoKc3RhcnRlZF9hdBgIIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASMAoMbGFzdF9zZWVuX2F0GAkgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcCI9ChNMaXN0V29ya2Vyc1Jlc3BvbnNlEiYKB3dvcmtlcnMYASADKAsyFS5wcm9tcHRsaW5lLnYxLldvcmtlciLjAQoQTGlzdFRhc2tzUmVxdWVzdBIRCglwYWdlX3NpemUYASABKAUSEgoKcGFnZV90b2tlbhgCIAEoCRIrCghzdGF0dXNlcxgDIAMoDjIZLnByb21wdGxpbmUudjEuVGFza1N0YXR1cxINCgVtb2RlbBgEIAEoCRINCgVxdWVyeRgFIAEoCRItCghwcmlvcml0eRgGIAEoDjIbLnByb21wdGxpbmUudjEuVGFza1ByaW9yaXR5EhsKDnBhcmVudF90YXNrX2lkGAcgASgJSACIAQFCEQoPX3BhcmVudF90YXNrX2lkIlAKEUxpc3RUYXNrc1Jlc3BvbnNlEiIKBXRhc2tzGAEgAygLMhMucHJvbXB0bGluZS52MS5UYXNrEhcKD25leHRfcGFnZV90b2tlbhgCIAEoCSITChFMaXN0TW9kZWxzUmVxdWVzdCJiCgVNb2RlbBIKCgJpZBgBIAEoCRIQCghwcm92aWRlchgCIAEoCRIQCghvd25lZF9ieRgDIAEoCRIWCg5jb250ZXh0X2xlbmd0aBgEIAEoBRIRCglzaW11bGF0ZWQYBSABKAgiOgoSTGlzdE1vZGVsc1Jlc3BvbnNlEiQKBm1vZGVscxgBIAMoCzIULnByb21wdGxpbmUudjEuTW9kZWwiYAoQV2F0Y2hUYXNrUmVxdWVzdBIKCgJpZBgBIAEoCRIRCglhZnRlcl9zZXEYAiABKAUSFgoOb3V0cHV0X2F0dGVtcHQYAyABKAUSFQoNb3V0cHV0X29mZnNldBgEIAEoAyI8CgtPdXRwdXREZWx0YRIPCgdhdHRlbXB0GAEgASgFEg4KBm9mZnNldBgCIAEoAxIMCgR0ZXh0GAMgASgJIt0BChFXYXRjaFRhc2tSZXNwb25zZRIjCgR0YXNrGAEgASgLMhMucHJvbXB0bGluZS52MS5UYXNrSAASLAoGb3V0cHV0GAIgASgLMhoucHJvbXB0bGluZS52MS5PdXRwdXREZWx0YUgAEgsKA3NlcRgDIAEoBRIWCg5vdXRwdXRfYXR0ZW1wdBgEIAEoBRIVCg1vdXRwdXRfb2Zmc2V0GAUgASgDEjAKDHB1Ymxpc2hlZF9hdBgGIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXBCBwoFZXZlbnQivQEKEVdhdGNoVGFza3NSZXF1ZXN0EisKCHN0YXR1c2VzGAEgAygOMhkucHJvbXB0bGluZS52MS5UYXNrU3RhdHVzEg0KBW1vZGVsGAIgASgJEg0KBXF1ZXJ5GAMgASgJEi0KCHByaW9yaXR5GAQgASgOMhsucHJvbXB0bGluZS52MS5UYXNrUHJpb3JpdHkSGwoOcGFyZW50X3Rhc2tfaWQYBSABKAlIAIgBAUIRCg9fcGFyZW50X3Rhc2tfaWQigQIKEldhdGNoVGFza3NSZXNwb25zZRI4CgZjaGFuZ2UYASABKA4yKC5wcm9tcHRsaW5lLnYxLldhdGNoVGFza3NSZXNwb25zZS5DaGFuZ2USIQoEdGFzaxgCIAEoCzITLnByb21wdGxpbmUudjEuVGFzaxIwCgxwdWJsaXNoZWRfYXQYAyABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wIlwKBkNoYW5nZRIWChJDSEFOR0VfVU5TUEVDSUZJRUQQABISCg5DSEFOR0VfQ1JFQVRFRBABEhIKDkNIQU5HRV9VUERBVEVEEAISEgoOQ0hBTkdFX0RFTEVURUQQAyIjChVHZXRUYXNrTGluZWFnZVJlcXVlc3QSCgoCaWQYASABKAkiXQoLTGluZWFnZUVkZ2USEQoJcGFyZW50X2lkGAEgASgJEhAKCGNoaWxkX2lkGAIgASgJEgwKBGtpbmQYAyABKAkSDAoEbmFtZRgEIAEoCRINCgVkZXB0aBgFIAEoBSK6AQoLQ2hhaW5Ub3RhbHMSDQoFdGFza3MYASABKAUSKgoGY291bnRzGAIgAygLMhoucHJvbXB0bGluZS52MS5TdGF0dXNDb3VudBIVCg1wcm9tcHRfdG9rZW5zGAMgASgDEhkKEWNvbXBsZXRpb25fdG9rZW5zGAQgASgDEhAKCGNvc3RfdXNkGAUgASgBEiwKCXdhbGxfdGltZRgGIAEoCzIZLmdvb2dsZS5wcm90b2J1Zi5EdXJhdGlvbiKTAQoWR2V0VGFza0xpbmVhZ2VSZXNwb25zZRIiCgV0YXNrcxgBIAMoCzITLnByb21wdGxpbmUudjEuVGFzaxIpCgVlZGdlcxgCIAMoCzIaLnByb21wdGxpbmUudjEuTGluZWFnZUVkZ2USKgoGdG90YWxzGAMgASgLMhoucHJvbXB0bGluZS52MS5DaGFpblRvdGFscyIlChJDYW5jZWxDaGFpblJlcXVlc3QSDwoHdGFza19pZBgBIAEoCSI5ChNDYW5jZWxDaGFpblJlc3BvbnNlEiIKBXRhc2tzGAEgAygLMhMucHJvbXB0bGluZS52MS5UYXNrIiIKFFJldHJ5RnJvbVRhc2tSZXF1ZXN0EgoKAmlkGAEgASgJIjsKFVJldHJ5RnJvbVRhc2tSZXNwb25zZRIiCgV0YXNrcxgBIAMoCzITLnByb21wdGxpbmUudjEuVGFzayK1AQoQUmVydW5UYXNrUmVxdWVzdBIKCgJpZBgBIAEoCRITCgZwcm9tcHQYAiABKAlIAIgBARISCgVtb2RlbBgDIAEoCUgBiAEBEhoKDXN5c3RlbV9wcm9tcHQYBCABKAlIAogBARIpCgZwYXJhbXMYBSABKAsyGS5wcm9tcHRsaW5lLnYxLlRhc2tQYXJhbXNCCQoHX3Byb21wdEIICgZfbW9kZWxCEAoOX3N5c3RlbV9wcm9tcHQiNgoRUmVydW5UYXNrUmVzcG9uc2USIQoEdGFzaxgBIAEoCzITLnByb21wdGxpbmUudjEuVGFzayIuChNSdW5SZXRlbnRpb25SZXF1ZXN0EhcKD29sZGVyX3RoYW5fZGF5cxgBIAEoBSInChRSdW5SZXRlbnRpb25SZXNwb25zZRIPCgdkZWxldGVkGAEgASgDKsEBCgpUYXNrU3RhdHVzEhsKF1RBU0tfU1RBVFVTX1VOU1BFQ0lGSUVEEAASFwoTVEFTS19TVEFUVVNfUEVORElORxABEhYKElRBU0tfU1RBVFVTX1FVRVVFRBACEhcKE1RBU0tfU1RBVFVTX1JVTk5JTkcQAxIZChVUQVNLX1NUQVRVU19DT01QTEVURUQQBBIWChJUQVNLX1NUQVRVU19GQUlMRUQQBRIZChVUQVNLX1NUQVRVU19DQU5DRUxMRUQQBiqSAQoMVGFza1ByaW9yaXR5Eh0KGVRBU0tfUFJJT1JJVFlfVU5TUEVDSUZJRUQQABIVChFUQVNLX1BSSU9SSVRZX0xPVxABEhgKFFRBU0tfUFJJT1JJVFlfTk9STUFMEAISFgoSVEFTS19QUklPUklUWV9ISUdIEAMSGgoWVEFTS19QUklPUklUWV9DUklUSUNBTBAEKqgBCg5BdHRlbXB0T3V0Y29tZRIfChtBVFRFTVBUX09VVENPTUVfVU5TUEVDSUZJRUQQABIbChdBVFRFTVBUX09VVENPTUVfUlVOTklORxABEh0KGUFUVEVNUFRfT1VUQ09NRV9TVUNDRUVERUQQAhIaChZBVFRFTVBUX09VVENPTUVfRkFJTEVEEAMSHQoZQVRURU1QVF9PVVRDT01FX0NBTkNFTExFRBAEMpcLCgtUYXNrU2VydmljZRJTCgpDcmVhdGVUYXNrEiAucHJvbXB0bGluZS52MS5DcmVhdGVUYXNrUmVxdWVzdBohLnByb21wdGxpbmUudjEuQ3JlYXRlVGFza1Jlc3BvbnNlIgASTQoHR2V0VGFzaxIdLnByb21wdGxpbmUudjEuR2V0VGFza1JlcXVlc3QaHi5wcm9tcHRsaW5lLnYxLkdldFRhc2tSZXNwb25zZSIDkAIBElMKCUxpc3RUYXNrcxIfLnByb21wdGxpbmUudjEuTGlzdFRhc2tzUmVxdWVzdBogLnByb21wdGxpbmUudjEuTGlzdFRhc2tzUmVzcG9uc2UiA5ACARJWCgpMaXN0TW9kZWxzEiAucHJvbXB0bGluZS52MS5MaXN0TW9kZWxzUmVxdWVzdBohLnByb21wdGxpbmUudjEuTGlzdE1vZGVsc1Jlc3BvbnNlIgOQAgESZQoQQmF0Y2hDcmVhdGVUYXNrcxImLnByb21wdGxpbmUudjEuQmF0Y2hDcmVhdGVUYXNrc1JlcXVlc3QaJy5wcm9tcHRsaW5lLnYxLkJhdGNoQ3JlYXRlVGFza3NSZXNwb25zZSIAElMKCkNhbmNlbFRhc2sSIC5wcm9tcHRsaW5lLnYxLkNhbmNlbFRhc2tSZXF1ZXN0GiEucHJvbXB0bGluZS52MS5DYW5jZWxUYXNrUmVzcG9uc2UiABJQCglSZXRyeVRhc2sSHy5wcm9tcHRsaW5lLnYxLlJldHJ5VGFza1JlcXVlc3QaIC5wcm9tcHRsaW5lLnYxLlJldHJ5VGFza1Jlc3BvbnNlIgASVgoKRGVsZXRlVGFzaxIgLnByb21wdGxpbmUudjEuRGVsZXRlVGFza1JlcXVlc3QaIS5wcm9tcHRsaW5lLnYxLkRlbGV0ZVRhc2tSZXNwb25zZSIDkAICEl8KDUdldFF1ZXVlU3RhdHMSIy5wcm9tcHRsaW5lLnYxLkdldFF1ZXVlU3RhdHNSZXF1ZXN0GiQucHJvbXB0bGluZS52MS5HZXRRdWV1ZVN0YXRzUmVzcG9uc2UiA5ACARJZCgtMaXN0V29ya2VycxIhLnByb21wdGxpbmUudjEuTGlzdFdvcmtlcnNSZXF1ZXN0GiIucHJvbXB0bGluZS52MS5MaXN0V29ya2Vyc1Jlc3BvbnNlIgOQAgESUgoJV2F0Y2hUYXNrEh8ucHJvbXB0bGluZS52MS5XYXRjaFRhc2tSZXF1ZXN0GiAucHJvbXB0bGluZS52MS5XYXRjaFRhc2tSZXNwb25zZSIAMAESVQoKV2F0Y2hUYXNrcxIgLnByb21wdGxpbmUudjEuV2F0Y2hUYXNrc1JlcXVlc3QaIS5wcm9tcHRsaW5lLnYxLldhdGNoVGFza3NSZXNwb25zZSIAMAESYgoOR2V0VGFza0xpbmVhZ2USJC5wcm9tcHRsaW5lLnYxLkdldFRhc2tMaW5lYWdlUmVxdWVzdBolLnByb21wdGxpbmUudjEuR2V0VGFza0xpbmVhZ2VSZXNwb25zZSIDkAIBElYKC0NhbmNlbENoYWluEiEucHJvbXB0bGluZS52MS5DYW5jZWxDaGFpblJlcXVlc3QaIi5wcm9tcHRsaW5lLnYxLkNhbmNlbENoYWluUmVzcG9uc2UiABJcCg1SZXRyeUZyb21UYXNrEiMucHJvbXB0bGluZS52MS5SZXRyeUZyb21UYXNrUmVxdWVzdBokLnByb21wdGxpbmUudjEuUmV0cnlGcm9tVGFza1Jlc3BvbnNlIgASUAoJUmVydW5UYXNrEh8ucHJvbXB0bGluZS52MS5SZXJ1blRhc2tSZXF1ZXN0GiAucHJvbXB0bGluZS52MS5SZXJ1blRhc2tSZXNwb25zZSIAMmkKDEFkbWluU2VydmljZRJZCgxSdW5SZXRlbnRpb24SIi5wcm9tcHRsaW5lLnYxLlJ1blJldGVudGlvblJlcXVlc3QaIy5wcm9tcHRsaW5lLnYxLlJ1blJldGVudGlvblJlc3BvbnNlIgBiBnByb3RvMw", [file_google_protobuf_duration, file_google_protobuf_timestamp]);
+  fileDesc("Chhwcm9tcHRsaW5lL3YxL3Rhc2sucHJvdG8SDXByb21wdGxpbmUudjEipgEKClRhc2tQYXJhbXMSGAoLdGVtcGVyYXR1cmUYASABKAFIAIgBARISCgV0b3BfcBgCIAEoAUgBiAEBEhcKCm1heF90b2tlbnMYAyABKAVIAogBARIRCgRzZWVkGAQgASgDSAOIAQESDAoEc3RvcBgFIAMoCUIOCgxfdGVtcGVyYXR1cmVCCAoGX3RvcF9wQg0KC19tYXhfdG9rZW5zQgcKBV9zZWVkIj8KCVRhc2tFcnJvchIMCgRjb2RlGAEgASgJEg8KB21lc3NhZ2UYAiABKAkSEwoLaHR0cF9zdGF0dXMYAyABKAUiVAoKVG9rZW5Vc2FnZRIVCg1wcm9tcHRfdG9rZW5zGAEgASgFEhkKEWNvbXBsZXRpb25fdG9rZW5zGAIgASgFEhQKDHRvdGFsX3Rva2VucxgDIAEoBSKxCgoEVGFzaxIKCgJpZBgBIAEoCRIMCgRuYW1lGAIgASgJEg4KBnByb21wdBgDIAEoCRIVCg1zeXN0ZW1fcHJvbXB0GAQgASgJEg0KBW1vZGVsGAUgASgJEikKBnBhcmFtcxgGIAEoCzIZLnByb21wdGxpbmUudjEuVGFza1BhcmFtcxItCghwcmlvcml0eRgHIAEoDjIbLnByb21wdGxpbmUudjEuVGFza1ByaW9yaXR5EikKBnN0YXR1cxgIIAEoDjIZLnByb21wdGxpbmUudjEuVGFza1N0YXR1cxIOCgZvdXRwdXQYCSABKAkSJwoFZXJyb3IYCiABKAsyGC5wcm9tcHRsaW5lLnYxLlRhc2tFcnJvchIbCg5wYXJlbnRfdGFza19pZBgLIAEoCUgAiAEBEhAKCGF0dGVtcHRzGAwgASgFEhQKDG1heF9hdHRlbXB0cxgNIAEoBRIoCgV1c2FnZRgOIAEoCzIZLnByb21wdGxpbmUudjEuVG9rZW5Vc2FnZRIqCgdsYXRlbmN5GA8gASgLMhkuZ29vZ2xlLnByb3RvYnVmLkR1cmF0aW9uEjYKE3RpbWVfdG9fZmlyc3RfdG9rZW4YECABKAsyGS5nb29nbGUucHJvdG9idWYuRHVyYXRpb24SLgoKY3JlYXRlZF9hdBgRIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASLQoJcXVldWVkX2F0GBIgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIuCgpzdGFydGVkX2F0GBMgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIwCgxjb21wbGV0ZWRfYXQYFCABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEi4KCnVwZGF0ZWRfYXQYFSABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEhIKCnJlcXVlc3RfaWQYFiABKAkSEAoIcHJvdmlkZXIYFyABKAkSFgoOcmVzcG9uc2VfbW9kZWwYGCABKAkSEAoIY29zdF91c2QYGSABKAESMwoIbWV0YWRhdGEYGiADKAsyIS5wcm9tcHRsaW5lLnYxLlRhc2suTWV0YWRhdGFFbnRyeRIqCgd0aW1lb3V0GBsgASgLMhkuZ29vZ2xlLnByb3RvYnVmLkR1cmF0aW9uEiwKCXF1ZXVlX3R0bBgcIAEoCzIZLmdvb2dsZS5wcm90b2J1Zi5EdXJhdGlvbhIqCgZydW5fYXQYHSABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEhcKD2lkZW1wb3RlbmN5X2tleRgeIAEoCRI3ChNjYW5jZWxfcmVxdWVzdGVkX2F0GB8gASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIQCghjaGFpbl9pZBggIAEoCRIrCgR2YXJzGCEgAygLMh0ucHJvbXB0bGluZS52MS5UYXNrLlZhcnNFbnRyeRIXCg9yZW5kZXJlZF9wcm9tcHQYIiABKAkSMQoKZGVwZW5kc19vbhgjIAMoCzIdLnByb21wdGxpbmUudjEuVGFza0RlcGVuZGVuY3kaLwoNTWV0YWRhdGFFbnRyeRILCgNrZXkYASABKAkSDQoFdmFsdWUYAiABKAk6AjgBGisKCVZhcnNFbnRyeRILCgNrZXkYASABKAkSDQoFdmFsdWUYAiABKAk6AjgBQhEKD19wYXJlbnRfdGFza19pZCJKCg5UYXNrRGVwZW5kZW5jeRIRCgd0YXNrX2lkGAEgASgJSAASDQoDcmVmGAIgASgJSAASDAoEbmFtZRgDIAEoCUIICgZ0YXJnZXQi+QIKC1Rhc2tBdHRlbXB0Eg8KB2F0dGVtcHQYASABKAUSEQoJd29ya2VyX2lkGAIgASgJEi4KCnN0YXJ0ZWRfYXQYAyABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEi8KC2ZpbmlzaGVkX2F0GAQgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIuCgdvdXRjb21lGAUgASgOMh0ucHJvbXB0bGluZS52MS5BdHRlbXB0T3V0Y29tZRInCgVlcnJvchgGIAEoCzIYLnByb21wdGxpbmUudjEuVGFza0Vycm9yEioKB2xhdGVuY3kYByABKAsyGS5nb29nbGUucHJvdG9idWYuRHVyYXRpb24SNgoTdGltZV90b19maXJzdF90b2tlbhgIIAEoCzIZLmdvb2dsZS5wcm90b2J1Zi5EdXJhdGlvbhIoCgV1c2FnZRgJIAEoCzIZLnByb21wdGxpbmUudjEuVG9rZW5Vc2FnZSLmAQoJVGFza0V2ZW50EgsKA3NlcRgBIAEoBRIMCgR0eXBlGAIgASgJEi4KC2Zyb21fc3RhdHVzGAMgASgOMhkucHJvbXB0bGluZS52MS5UYXNrU3RhdHVzEiwKCXRvX3N0YXR1cxgEIAEoDjIZLnByb21wdGxpbmUudjEuVGFza1N0YXR1cxImCgJhdBgFIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASDwoHYXR0ZW1wdBgGIAEoBRInCgVlcnJvchgHIAEoCzIYLnByb21wdGxpbmUudjEuVGFza0Vycm9yIsQFChFDcmVhdGVUYXNrUmVxdWVzdBIMCgRuYW1lGAEgASgJEg4KBnByb21wdBgCIAEoCRIVCg1zeXN0ZW1fcHJvbXB0GAMgASgJEg0KBW1vZGVsGAQgASgJEikKBnBhcmFtcxgFIAEoCzIZLnByb21wdGxpbmUudjEuVGFza1BhcmFtcxItCghwcmlvcml0eRgGIAEoDjIbLnByb21wdGxpbmUudjEuVGFza1ByaW9yaXR5EhsKDnBhcmVudF90YXNrX2lkGAcgASgJSACIAQESQAoIbWV0YWRhdGEYCCADKAsyLi5wcm9tcHRsaW5lLnYxLkNyZWF0ZVRhc2tSZXF1ZXN0Lk1ldGFkYXRhRW50cnkSFAoMbWF4X2F0dGVtcHRzGAkgASgFEioKB3RpbWVvdXQYCiABKAsyGS5nb29nbGUucHJvdG9idWYuRHVyYXRpb24SLAoJcXVldWVfdHRsGAsgASgLMhkuZ29vZ2xlLnByb3RvYnVmLkR1cmF0aW9uEioKBnJ1bl9hdBgMIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASFwoPaWRlbXBvdGVuY3lfa2V5GA0gASgJEjEKCmRlcGVuZHNfb24YDiADKAsyHS5wcm9tcHRsaW5lLnYxLlRhc2tEZXBlbmRlbmN5EjgKBHZhcnMYDyADKAsyKi5wcm9tcHRsaW5lLnYxLkNyZWF0ZVRhc2tSZXF1ZXN0LlZhcnNFbnRyeRILCgNyZWYYECABKAkSEgoKcGFyZW50X3JlZhgRIAEoCRovCg1NZXRhZGF0YUVudHJ5EgsKA2tleRgBIAEoCRINCgV2YWx1ZRgCIAEoCToCOAEaKwoJVmFyc0VudHJ5EgsKA2tleRgBIAEoCRINCgV2YWx1ZRgCIAEoCToCOAFCEQoPX3BhcmVudF90YXNrX2lkIjcKEkNyZWF0ZVRhc2tSZXNwb25zZRIhCgR0YXNrGAEgASgLMhMucHJvbXB0bGluZS52MS5UYXNrIhwKDkdldFRhc2tSZXF1ZXN0EgoKAmlkGAEgASgJIowBCg9HZXRUYXNrUmVzcG9uc2USIQoEdGFzaxgBIAEoCzITLnByb21wdGxpbmUudjEuVGFzaxIsCghhdHRlbXB0cxgCIAMoCzIaLnByb21wdGxpbmUudjEuVGFza0F0dGVtcHQSKAoGZXZlbnRzGAMgAygLMhgucHJvbXB0bGluZS52MS5UYXNrRXZlbnQiYwoXQmF0Y2hDcmVhdGVUYXNrc1JlcXVlc3QSLwoFdGFza3MYASADKAsyIC5wcm9tcHRsaW5lLnYxLkNyZWF0ZVRhc2tSZXF1ZXN0EhcKD2lkZW1wb3RlbmN5X2tleRgCIAEoCSI+ChhCYXRjaENyZWF0ZVRhc2tzUmVzcG9uc2USIgoFdGFza3MYASADKAsyEy5wcm9tcHRsaW5lLnYxLlRhc2siHwoRQ2FuY2VsVGFza1JlcXVlc3QSCgoCaWQYASABKAkiNwoSQ2FuY2VsVGFza1Jlc3BvbnNlEiEKBHRhc2sYASABKAsyEy5wcm9tcHRsaW5lLnYxLlRhc2siHgoQUmV0cnlUYXNrUmVxdWVzdBIKCgJpZBgBIAEoCSI2ChFSZXRyeVRhc2tSZXNwb25zZRIhCgR0YXNrGAEgASgLMhMucHJvbXB0bGluZS52MS5UYXNrIh8KEURlbGV0ZVRhc2tSZXF1ZXN0EgoKAmlkGAEgASgJIhQKEkRlbGV0ZVRhc2tSZXNwb25zZSIWChRHZXRRdWV1ZVN0YXRzUmVxdWVzdCJHCgtTdGF0dXNDb3VudBIpCgZzdGF0dXMYASABKA4yGS5wcm9tcHRsaW5lLnYxLlRhc2tTdGF0dXMSDQoFY291bnQYAiABKAMiQgoPTW9kZWxRdWV1ZURlcHRoEg0KBW1vZGVsGAEgASgJEg8KB3dhaXRpbmcYAiABKAMSDwoHcnVubmluZxgDIAEoAyLvAgoVR2V0UXVldWVTdGF0c1Jlc3BvbnNlEioKBmNvdW50cxgBIAMoCzIaLnByb21wdGxpbmUudjEuU3RhdHVzQ291bnQSLgoGbW9kZWxzGAIgAygLMh4ucHJvbXB0bGluZS52MS5Nb2RlbFF1ZXVlRGVwdGgSHAoUZmluaXNoZWRfbGFzdF9taW51dGUYAyABKAMSGgoSZmluaXNoZWRfbGFzdF9ob3VyGAQgASgDEi4KC2xhdGVuY3lfcDUwGAUgASgLMhkuZ29vZ2xlLnByb3RvYnVmLkR1cmF0aW9uEi4KC2xhdGVuY3lfcDk1GAYgASgLMhkuZ29vZ2xlLnByb3RvYnVmLkR1cmF0aW9uEhwKFGVycm9yX3JhdGVfbGFzdF9ob3VyGAcgASgBEhUKDXF1ZXVlX3dhaXRpbmcYCCABKAMSFQoNcXVldWVfZGVsYXllZBgJIAEoAxIUCgxxdWV1ZV9hY3RpdmUYCiABKAMiFAoSTGlzdFdvcmtlcnNSZXF1ZXN0ItkBCgZXb3JrZXISCgoCaWQYASABKAkSDAoEaG9zdBgCIAEoCRILCgNwaWQYAyABKAUSEwoLY29uY3VycmVuY3kYBCABKAUSDgoGYWN0aXZlGAUgASgFEhEKCXByb2Nlc3NlZBgGIAEoAxIOCgZmYWlsZWQYByABKAMSLgoKc3RhcnRlZF9hdBgIIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASMAoMbGFzdF9zZWVuX2F0GAkgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcCI9ChNMaXN0V29ya2Vyc1Jlc3BvbnNlEiYKB3dvcmtlcnMYASADKAsyFS5wcm9tcHRsaW5lLnYxLldvcmtlciJtChVHZXRUYXNrTWV0cmljc1JlcXVlc3QSKQoGd2luZG93GAEgASgLMhkuZ29vZ2xlLnByb3RvYnVmLkR1cmF0aW9uEikKBmJ1Y2tldBgCIAEoCzIZLmdvb2dsZS5wcm90b2J1Zi5EdXJhdGlvbiL8AQoRVGFza01ldHJpY3NCdWNrZXQSKQoFc3RhcnQYASABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEhEKCWNvbXBsZXRlZBgCIAEoAxIOCgZmYWlsZWQYAyABKAMSEQoJY2FuY2VsbGVkGAQgASgDEi4KC2xhdGVuY3lfcDUwGAUgASgLMhkuZ29vZ2xlLnByb3RvYnVmLkR1cmF0aW9uEi4KC2xhdGVuY3lfcDk1GAYgASgLMhkuZ29vZ2xlLnByb3RvYnVmLkR1cmF0aW9uEhQKDHRvdGFsX3Rva2VucxgHIAEoAxIQCghjb3N0X3VzZBgIIAEoASKBAQoKTW9kZWxVc2FnZRINCgVtb2RlbBgBIAEoCRIQCghmaW5pc2hlZBgCIAEoAxIOCgZmYWlsZWQYAyABKAMSFQoNcHJvbXB0X3Rva2VucxgEIAEoAxIZChFjb21wbGV0aW9uX3Rva2VucxgFIAEoAxIQCghjb3N0X3VzZBgGIAEoASL1AQoWR2V0VGFza01ldHJpY3NSZXNwb25zZRIpCgVzdGFydBgBIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASJwoDZW5kGAIgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIpCgZidWNrZXQYAyABKAsyGS5nb29nbGUucHJvdG9idWYuRHVyYXRpb24SMQoHYnVja2V0cxgEIAMoCzIgLnByb21wdGxpbmUudjEuVGFza01ldHJpY3NCdWNrZXQSKQoGbW9kZWxzGAUgAygLMhkucHJvbXB0bGluZS52MS5Nb2RlbFVzYWdlIvECChBMaXN0VGFza3NSZXF1ZXN0EhEKCXBhZ2Vfc2l6ZRgBIAEoBRISCgpwYWdlX3Rva2VuGAIgASgJEisKCHN0YXR1c2VzGAMgAygOMhkucHJvbXB0bGluZS52MS5UYXNrU3RhdHVzEg0KBW1vZGVsGAQgASgJEg0KBXF1ZXJ5GAUgASgJEi0KCHByaW9yaXR5GAYgASgOMhsucHJvbXB0bGluZS52MS5UYXNrUHJpb3JpdHkSGwoOcGFyZW50X3Rhc2tfaWQYByABKAlIAIgBARIxCg1jcmVhdGVkX2FmdGVyGAggASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIyCg5jcmVhdGVkX2JlZm9yZRgJIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASJQoEc29ydBgKIAEoDjIXLnByb21wdGxpbmUudjEuVGFza1NvcnRCEQoPX3BhcmVudF90YXNrX2lkIoMBChFMaXN0VGFza3NSZXNwb25zZRIiCgV0YXNrcxgBIAMoCzITLnByb21wdGxpbmUudjEuVGFzaxIXCg9uZXh0X3BhZ2VfdG9rZW4YAiABKAkSMQoNc3RhdHVzX2NvdW50cxgDIAMoCzIaLnByb21wdGxpbmUudjEuU3RhdHVzQ291bnQiEwoRTGlzdE1vZGVsc1JlcXVlc3QiYgoFTW9kZWwSCgoCaWQYASABKAkSEAoIcHJvdmlkZXIYAiABKAkSEAoIb3duZWRfYnkYAyABKAkSFgoOY29udGV4dF9sZW5ndGgYBCABKAUSEQoJc2ltdWxhdGVkGAUgASgIIjoKEkxpc3RNb2RlbHNSZXNwb25zZRIkCgZtb2RlbHMYASADKAsyFC5wcm9tcHRsaW5lLnYxLk1vZGVsImAKEFdhdGNoVGFza1JlcXVlc3QSCgoCaWQYASABKAkSEQoJYWZ0ZXJfc2VxGAIgASgFEhYKDm91dHB1dF9hdHRlbXB0GAMgASgFEhUKDW91dHB1dF9vZmZzZXQYBCABKAMiPAoLT3V0cHV0RGVsdGESDwoHYXR0ZW1wdBgBIAEoBRIOCgZvZmZzZXQYAiABKAMSDAoEdGV4dBgDIAEoCSLdAQoRV2F0Y2hUYXNrUmVzcG9uc2USIwoEdGFzaxgBIAEoCzITLnByb21wdGxpbmUudjEuVGFza0gAEiwKBm91dHB1dBgCIAEoCzIaLnByb21wdGxpbmUudjEuT3V0cHV0RGVsdGFIABILCgNzZXEYAyABKAUSFgoOb3V0cHV0X2F0dGVtcHQYBCABKAUSFQoNb3V0cHV0X29mZnNldBgFIAEoAxIwCgxwdWJsaXNoZWRfYXQYBiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wQgcKBWV2ZW50Ir0BChFXYXRjaFRhc2tzUmVxdWVzdBIrCghzdGF0dXNlcxgBIAMoDjIZLnByb21wdGxpbmUudjEuVGFza1N0YXR1cxINCgVtb2RlbBgCIAEoCRINCgVxdWVyeRgDIAEoCRItCghwcmlvcml0eRgEIAEoDjIbLnByb21wdGxpbmUudjEuVGFza1ByaW9yaXR5EhsKDnBhcmVudF90YXNrX2lkGAUgASgJSACIAQFCEQoPX3BhcmVudF90YXNrX2lkIoECChJXYXRjaFRhc2tzUmVzcG9uc2USOAoGY2hhbmdlGAEgASgOMigucHJvbXB0bGluZS52MS5XYXRjaFRhc2tzUmVzcG9uc2UuQ2hhbmdlEiEKBHRhc2sYAiABKAsyEy5wcm9tcHRsaW5lLnYxLlRhc2sSMAoMcHVibGlzaGVkX2F0GAMgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcCJcCgZDaGFuZ2USFgoSQ0hBTkdFX1VOU1BFQ0lGSUVEEAASEgoOQ0hBTkdFX0NSRUFURUQQARISCg5DSEFOR0VfVVBEQVRFRBACEhIKDkNIQU5HRV9ERUxFVEVEEAMiIwoVR2V0VGFza0xpbmVhZ2VSZXF1ZXN0EgoKAmlkGAEgASgJIl0KC0xpbmVhZ2VFZGdlEhEKCXBhcmVudF9pZBgBIAEoCRIQCghjaGlsZF9pZBgCIAEoCRIMCgRraW5kGAMgASgJEgwKBG5hbWUYBCABKAkSDQoFZGVwdGgYBSABKAUiugEKC0NoYWluVG90YWxzEg0KBXRhc2tzGAEgASgFEioKBmNvdW50cxgCIAMoCzIaLnByb21wdGxpbmUudjEuU3RhdHVzQ291bnQSFQoNcHJvbXB0X3Rva2VucxgDIAEoAxIZChFjb21wbGV0aW9uX3Rva2VucxgEIAEoAxIQCghjb3N0X3VzZBgFIAEoARIsCgl3YWxsX3RpbWUYBiABKAsyGS5nb29nbGUucHJvdG9idWYuRHVyYXRpb24ikwEKFkdldFRhc2tMaW5lYWdlUmVzcG9uc2USIgoFdGFza3MYASADKAsyEy5wcm9tcHRsaW5lLnYxLlRhc2sSKQoFZWRnZXMYAiADKAsyGi5wcm9tcHRsaW5lLnYxLkxpbmVhZ2VFZGdlEioKBnRvdGFscxgDIAEoCzIaLnByb21wdGxpbmUudjEuQ2hhaW5Ub3RhbHMiJQoSQ2FuY2VsQ2hhaW5SZXF1ZXN0Eg8KB3Rhc2tfaWQYASABKAkiOQoTQ2FuY2VsQ2hhaW5SZXNwb25zZRIiCgV0YXNrcxgBIAMoCzITLnByb21wdGxpbmUudjEuVGFzayIiChRSZXRyeUZyb21UYXNrUmVxdWVzdBIKCgJpZBgBIAEoCSI7ChVSZXRyeUZyb21UYXNrUmVzcG9uc2USIgoFdGFza3MYASADKAsyEy5wcm9tcHRsaW5lLnYxLlRhc2sitQEKEFJlcnVuVGFza1JlcXVlc3QSCgoCaWQYASABKAkSEwoGcHJvbXB0GAIgASgJSACIAQESEgoFbW9kZWwYAyABKAlIAYgBARIaCg1zeXN0ZW1fcHJvbXB0GAQgASgJSAKIAQESKQoGcGFyYW1zGAUgASgLMhkucHJvbXB0bGluZS52MS5UYXNrUGFyYW1zQgkKB19wcm9tcHRCCAoGX21vZGVsQhAKDl9zeXN0ZW1fcHJvbXB0IjYKEVJlcnVuVGFza1Jlc3BvbnNlEiEKBHRhc2sYASABKAsyEy5wcm9tcHRsaW5lLnYxLlRhc2siLgoTUnVuUmV0ZW50aW9uUmVxdWVzdBIXCg9vbGRlcl90aGFuX2RheXMYASABKAUiJwoUUnVuUmV0ZW50aW9uUmVzcG9uc2USDwoHZGVsZXRlZBgBIAEoAyrBAQoKVGFza1N0YXR1cxIbChdUQVNLX1NUQVRVU19VTlNQRUNJRklFRBAAEhcKE1RBU0tfU1RBVFVTX1BFTkRJTkcQARIWChJUQVNLX1NUQVRVU19RVUVVRUQQAhIXChNUQVNLX1NUQVRVU19SVU5OSU5HEAMSGQoVVEFTS19TVEFUVVNfQ09NUExFVEVEEAQSFgoSVEFTS19TVEFUVVNfRkFJTEVEEAUSGQoVVEFTS19TVEFUVVNfQ0FOQ0VMTEVEEAYqkgEKDFRhc2tQcmlvcml0eRIdChlUQVNLX1BSSU9SSVRZX1VOU1BFQ0lGSUVEEAASFQoRVEFTS19QUklPUklUWV9MT1cQARIYChRUQVNLX1BSSU9SSVRZX05PUk1BTBACEhYKElRBU0tfUFJJT1JJVFlfSElHSBADEhoKFlRBU0tfUFJJT1JJVFlfQ1JJVElDQUwQBCqoAQoOQXR0ZW1wdE91dGNvbWUSHwobQVRURU1QVF9PVVRDT01FX1VOU1BFQ0lGSUVEEAASGwoXQVRURU1QVF9PVVRDT01FX1JVTk5JTkcQARIdChlBVFRFTVBUX09VVENPTUVfU1VDQ0VFREVEEAISGgoWQVRURU1QVF9PVVRDT01FX0ZBSUxFRBADEh0KGUFUVEVNUFRfT1VUQ09NRV9DQU5DRUxMRUQQBCqLAQoIVGFza1NvcnQSGQoVVEFTS19TT1JUX1VOU1BFQ0lGSUVEEAASGgoWVEFTS19TT1JUX05FV0VTVF9GSVJTVBABEhoKFlRBU0tfU09SVF9PTERFU1RfRklSU1QQAhIWChJUQVNLX1NPUlRfUFJJT1JJVFkQAxIUChBUQVNLX1NPUlRfU1RBVFVTEAQy+wsKC1Rhc2tTZXJ2aWNlElMKCkNyZWF0ZVRhc2sSIC5wcm9tcHRsaW5lLnYxLkNyZWF0ZVRhc2tSZXF1ZXN0GiEucHJvbXB0bGluZS52MS5DcmVhdGVUYXNrUmVzcG9uc2UiABJNCgdHZXRUYXNrEh0ucHJvbXB0bGluZS52MS5HZXRUYXNrUmVxdWVzdBoeLnByb21wdGxpbmUudjEuR2V0VGFza1Jlc3BvbnNlIgOQAgESUwoJTGlzdFRhc2tzEh8ucHJvbXB0bGluZS52MS5MaXN0VGFza3NSZXF1ZXN0GiAucHJvbXB0bGluZS52MS5MaXN0VGFza3NSZXNwb25zZSIDkAIBElYKCkxpc3RNb2RlbHMSIC5wcm9tcHRsaW5lLnYxLkxpc3RNb2RlbHNSZXF1ZXN0GiEucHJvbXB0bGluZS52MS5MaXN0TW9kZWxzUmVzcG9uc2UiA5ACARJlChBCYXRjaENyZWF0ZVRhc2tzEiYucHJvbXB0bGluZS52MS5CYXRjaENyZWF0ZVRhc2tzUmVxdWVzdBonLnByb21wdGxpbmUudjEuQmF0Y2hDcmVhdGVUYXNrc1Jlc3BvbnNlIgASUwoKQ2FuY2VsVGFzaxIgLnByb21wdGxpbmUudjEuQ2FuY2VsVGFza1JlcXVlc3QaIS5wcm9tcHRsaW5lLnYxLkNhbmNlbFRhc2tSZXNwb25zZSIAElAKCVJldHJ5VGFzaxIfLnByb21wdGxpbmUudjEuUmV0cnlUYXNrUmVxdWVzdBogLnByb21wdGxpbmUudjEuUmV0cnlUYXNrUmVzcG9uc2UiABJWCgpEZWxldGVUYXNrEiAucHJvbXB0bGluZS52MS5EZWxldGVUYXNrUmVxdWVzdBohLnByb21wdGxpbmUudjEuRGVsZXRlVGFza1Jlc3BvbnNlIgOQAgISXwoNR2V0UXVldWVTdGF0cxIjLnByb21wdGxpbmUudjEuR2V0UXVldWVTdGF0c1JlcXVlc3QaJC5wcm9tcHRsaW5lLnYxLkdldFF1ZXVlU3RhdHNSZXNwb25zZSIDkAIBElkKC0xpc3RXb3JrZXJzEiEucHJvbXB0bGluZS52MS5MaXN0V29ya2Vyc1JlcXVlc3QaIi5wcm9tcHRsaW5lLnYxLkxpc3RXb3JrZXJzUmVzcG9uc2UiA5ACARJiCg5HZXRUYXNrTWV0cmljcxIkLnByb21wdGxpbmUudjEuR2V0VGFza01ldHJpY3NSZXF1ZXN0GiUucHJvbXB0bGluZS52MS5HZXRUYXNrTWV0cmljc1Jlc3BvbnNlIgOQAgESUgoJV2F0Y2hUYXNrEh8ucHJvbXB0bGluZS52MS5XYXRjaFRhc2tSZXF1ZXN0GiAucHJvbXB0bGluZS52MS5XYXRjaFRhc2tSZXNwb25zZSIAMAESVQoKV2F0Y2hUYXNrcxIgLnByb21wdGxpbmUudjEuV2F0Y2hUYXNrc1JlcXVlc3QaIS5wcm9tcHRsaW5lLnYxLldhdGNoVGFza3NSZXNwb25zZSIAMAESYgoOR2V0VGFza0xpbmVhZ2USJC5wcm9tcHRsaW5lLnYxLkdldFRhc2tMaW5lYWdlUmVxdWVzdBolLnByb21wdGxpbmUudjEuR2V0VGFza0xpbmVhZ2VSZXNwb25zZSIDkAIBElYKC0NhbmNlbENoYWluEiEucHJvbXB0bGluZS52MS5DYW5jZWxDaGFpblJlcXVlc3QaIi5wcm9tcHRsaW5lLnYxLkNhbmNlbENoYWluUmVzcG9uc2UiABJcCg1SZXRyeUZyb21UYXNrEiMucHJvbXB0bGluZS52MS5SZXRyeUZyb21UYXNrUmVxdWVzdBokLnByb21wdGxpbmUudjEuUmV0cnlGcm9tVGFza1Jlc3BvbnNlIgASUAoJUmVydW5UYXNrEh8ucHJvbXB0bGluZS52MS5SZXJ1blRhc2tSZXF1ZXN0GiAucHJvbXB0bGluZS52MS5SZXJ1blRhc2tSZXNwb25zZSIAMmkKDEFkbWluU2VydmljZRJZCgxSdW5SZXRlbnRpb24SIi5wcm9tcHRsaW5lLnYxLlJ1blJldGVudGlvblJlcXVlc3QaIy5wcm9tcHRsaW5lLnYxLlJ1blJldGVudGlvblJlc3BvbnNlIgBiBnByb3RvMw", [file_google_protobuf_duration, file_google_protobuf_timestamp]);
 
 /**
  * Sampling parameters. Unset fields are not sent to the provider, so the
@@ -1056,6 +1056,177 @@ export const ListWorkersResponseSchema: GenMessage<ListWorkersResponse> = /*@__P
   messageDesc(file_promptline_v1_task, 25);
 
 /**
+ * @generated from message promptline.v1.GetTaskMetricsRequest
+ */
+export type GetTaskMetricsRequest = Message<"promptline.v1.GetTaskMetricsRequest"> & {
+  /**
+   * How far back to look: 1 minute to 7 days; 1 hour when unset.
+   *
+   * @generated from field: google.protobuf.Duration window = 1;
+   */
+  window?: Duration | undefined;
+
+  /**
+   * The width of one bucket: 10 seconds to the window, at most 1,000 buckets
+   * per window; unset = the window ÷ 60 (at least 10 seconds).
+   *
+   * @generated from field: google.protobuf.Duration bucket = 2;
+   */
+  bucket?: Duration | undefined;
+};
+
+/**
+ * Describes the message promptline.v1.GetTaskMetricsRequest.
+ * Use `create(GetTaskMetricsRequestSchema)` to create a new message.
+ */
+export const GetTaskMetricsRequestSchema: GenMessage<GetTaskMetricsRequest> = /*@__PURE__*/
+  messageDesc(file_promptline_v1_task, 26);
+
+/**
+ * Tasks that finished (reached a terminal state) within one bucket of time.
+ *
+ * @generated from message promptline.v1.TaskMetricsBucket
+ */
+export type TaskMetricsBucket = Message<"promptline.v1.TaskMetricsBucket"> & {
+  /**
+   * @generated from field: google.protobuf.Timestamp start = 1;
+   */
+  start?: Timestamp | undefined;
+
+  /**
+   * @generated from field: int64 completed = 2;
+   */
+  completed: bigint;
+
+  /**
+   * @generated from field: int64 failed = 3;
+   */
+  failed: bigint;
+
+  /**
+   * @generated from field: int64 cancelled = 4;
+   */
+  cancelled: bigint;
+
+  /**
+   * Provider latency of the tasks completed in the bucket; unset when none.
+   *
+   * @generated from field: google.protobuf.Duration latency_p50 = 5;
+   */
+  latencyP50?: Duration | undefined;
+
+  /**
+   * @generated from field: google.protobuf.Duration latency_p95 = 6;
+   */
+  latencyP95?: Duration | undefined;
+
+  /**
+   * @generated from field: int64 total_tokens = 7;
+   */
+  totalTokens: bigint;
+
+  /**
+   * @generated from field: double cost_usd = 8;
+   */
+  costUsd: number;
+};
+
+/**
+ * Describes the message promptline.v1.TaskMetricsBucket.
+ * Use `create(TaskMetricsBucketSchema)` to create a new message.
+ */
+export const TaskMetricsBucketSchema: GenMessage<TaskMetricsBucket> = /*@__PURE__*/
+  messageDesc(file_promptline_v1_task, 27);
+
+/**
+ * Tasks of one model that finished within the window.
+ *
+ * @generated from message promptline.v1.ModelUsage
+ */
+export type ModelUsage = Message<"promptline.v1.ModelUsage"> & {
+  /**
+   * @generated from field: string model = 1;
+   */
+  model: string;
+
+  /**
+   * @generated from field: int64 finished = 2;
+   */
+  finished: bigint;
+
+  /**
+   * @generated from field: int64 failed = 3;
+   */
+  failed: bigint;
+
+  /**
+   * @generated from field: int64 prompt_tokens = 4;
+   */
+  promptTokens: bigint;
+
+  /**
+   * @generated from field: int64 completion_tokens = 5;
+   */
+  completionTokens: bigint;
+
+  /**
+   * @generated from field: double cost_usd = 6;
+   */
+  costUsd: number;
+};
+
+/**
+ * Describes the message promptline.v1.ModelUsage.
+ * Use `create(ModelUsageSchema)` to create a new message.
+ */
+export const ModelUsageSchema: GenMessage<ModelUsage> = /*@__PURE__*/
+  messageDesc(file_promptline_v1_task, 28);
+
+/**
+ * @generated from message promptline.v1.GetTaskMetricsResponse
+ */
+export type GetTaskMetricsResponse = Message<"promptline.v1.GetTaskMetricsResponse"> & {
+  /**
+   * The buckets cover [start, end): end is the end of the bucket that holds
+   * now, and buckets start at whole multiples of the bucket width.
+   *
+   * @generated from field: google.protobuf.Timestamp start = 1;
+   */
+  start?: Timestamp | undefined;
+
+  /**
+   * @generated from field: google.protobuf.Timestamp end = 2;
+   */
+  end?: Timestamp | undefined;
+
+  /**
+   * @generated from field: google.protobuf.Duration bucket = 3;
+   */
+  bucket?: Duration | undefined;
+
+  /**
+   * Every bucket from start to end, oldest first, empty ones included.
+   *
+   * @generated from field: repeated promptline.v1.TaskMetricsBucket buckets = 4;
+   */
+  buckets: TaskMetricsBucket[];
+
+  /**
+   * By model id; models with no finished task in the window are left out.
+   *
+   * @generated from field: repeated promptline.v1.ModelUsage models = 5;
+   */
+  models: ModelUsage[];
+};
+
+/**
+ * Describes the message promptline.v1.GetTaskMetricsResponse.
+ * Use `create(GetTaskMetricsResponseSchema)` to create a new message.
+ */
+export const GetTaskMetricsResponseSchema: GenMessage<GetTaskMetricsResponse> = /*@__PURE__*/
+  messageDesc(file_promptline_v1_task, 29);
+
+/**
  * @generated from message promptline.v1.ListTasksRequest
  */
 export type ListTasksRequest = Message<"promptline.v1.ListTasksRequest"> & {
@@ -1103,6 +1274,28 @@ export type ListTasksRequest = Message<"promptline.v1.ListTasksRequest"> & {
    * @generated from field: optional string parent_task_id = 7;
    */
   parentTaskId?: string | undefined;
+
+  /**
+   * Tasks created at or after this time.
+   *
+   * @generated from field: google.protobuf.Timestamp created_after = 8;
+   */
+  createdAfter?: Timestamp | undefined;
+
+  /**
+   * Tasks created before this time.
+   *
+   * @generated from field: google.protobuf.Timestamp created_before = 9;
+   */
+  createdBefore?: Timestamp | undefined;
+
+  /**
+   * The order of the list; newest first when unset. A page_token belongs to
+   * the order it was made for.
+   *
+   * @generated from field: promptline.v1.TaskSort sort = 10;
+   */
+  sort: TaskSort;
 };
 
 /**
@@ -1110,14 +1303,14 @@ export type ListTasksRequest = Message<"promptline.v1.ListTasksRequest"> & {
  * Use `create(ListTasksRequestSchema)` to create a new message.
  */
 export const ListTasksRequestSchema: GenMessage<ListTasksRequest> = /*@__PURE__*/
-  messageDesc(file_promptline_v1_task, 26);
+  messageDesc(file_promptline_v1_task, 30);
 
 /**
  * @generated from message promptline.v1.ListTasksResponse
  */
 export type ListTasksResponse = Message<"promptline.v1.ListTasksResponse"> & {
   /**
-   * Newest first.
+   * In the order asked for (newest first by default).
    *
    * @generated from field: repeated promptline.v1.Task tasks = 1;
    */
@@ -1129,6 +1322,15 @@ export type ListTasksResponse = Message<"promptline.v1.ListTasksResponse"> & {
    * @generated from field: string next_page_token = 2;
    */
   nextPageToken: string;
+
+  /**
+   * How many tasks match every filter but the statuses, per status (statuses
+   * with none are left out). Only on the first page (no page_token), so
+   * paging on stays cheap.
+   *
+   * @generated from field: repeated promptline.v1.StatusCount status_counts = 3;
+   */
+  statusCounts: StatusCount[];
 };
 
 /**
@@ -1136,7 +1338,7 @@ export type ListTasksResponse = Message<"promptline.v1.ListTasksResponse"> & {
  * Use `create(ListTasksResponseSchema)` to create a new message.
  */
 export const ListTasksResponseSchema: GenMessage<ListTasksResponse> = /*@__PURE__*/
-  messageDesc(file_promptline_v1_task, 27);
+  messageDesc(file_promptline_v1_task, 31);
 
 /**
  * @generated from message promptline.v1.ListModelsRequest
@@ -1149,7 +1351,7 @@ export type ListModelsRequest = Message<"promptline.v1.ListModelsRequest"> & {
  * Use `create(ListModelsRequestSchema)` to create a new message.
  */
 export const ListModelsRequestSchema: GenMessage<ListModelsRequest> = /*@__PURE__*/
-  messageDesc(file_promptline_v1_task, 28);
+  messageDesc(file_promptline_v1_task, 32);
 
 /**
  * @generated from message promptline.v1.Model
@@ -1194,7 +1396,7 @@ export type Model = Message<"promptline.v1.Model"> & {
  * Use `create(ModelSchema)` to create a new message.
  */
 export const ModelSchema: GenMessage<Model> = /*@__PURE__*/
-  messageDesc(file_promptline_v1_task, 29);
+  messageDesc(file_promptline_v1_task, 33);
 
 /**
  * @generated from message promptline.v1.ListModelsResponse
@@ -1211,7 +1413,7 @@ export type ListModelsResponse = Message<"promptline.v1.ListModelsResponse"> & {
  * Use `create(ListModelsResponseSchema)` to create a new message.
  */
 export const ListModelsResponseSchema: GenMessage<ListModelsResponse> = /*@__PURE__*/
-  messageDesc(file_promptline_v1_task, 30);
+  messageDesc(file_promptline_v1_task, 34);
 
 /**
  * @generated from message promptline.v1.WatchTaskRequest
@@ -1246,7 +1448,7 @@ export type WatchTaskRequest = Message<"promptline.v1.WatchTaskRequest"> & {
  * Use `create(WatchTaskRequestSchema)` to create a new message.
  */
 export const WatchTaskRequestSchema: GenMessage<WatchTaskRequest> = /*@__PURE__*/
-  messageDesc(file_promptline_v1_task, 31);
+  messageDesc(file_promptline_v1_task, 35);
 
 /**
  * Text the model wrote, appended to the output of `attempt`.
@@ -1278,7 +1480,7 @@ export type OutputDelta = Message<"promptline.v1.OutputDelta"> & {
  * Use `create(OutputDeltaSchema)` to create a new message.
  */
 export const OutputDeltaSchema: GenMessage<OutputDelta> = /*@__PURE__*/
-  messageDesc(file_promptline_v1_task, 32);
+  messageDesc(file_promptline_v1_task, 36);
 
 /**
  * @generated from message promptline.v1.WatchTaskResponse
@@ -1337,7 +1539,7 @@ export type WatchTaskResponse = Message<"promptline.v1.WatchTaskResponse"> & {
  * Use `create(WatchTaskResponseSchema)` to create a new message.
  */
 export const WatchTaskResponseSchema: GenMessage<WatchTaskResponse> = /*@__PURE__*/
-  messageDesc(file_promptline_v1_task, 33);
+  messageDesc(file_promptline_v1_task, 37);
 
 /**
  * @generated from message promptline.v1.WatchTasksRequest
@@ -1376,7 +1578,7 @@ export type WatchTasksRequest = Message<"promptline.v1.WatchTasksRequest"> & {
  * Use `create(WatchTasksRequestSchema)` to create a new message.
  */
 export const WatchTasksRequestSchema: GenMessage<WatchTasksRequest> = /*@__PURE__*/
-  messageDesc(file_promptline_v1_task, 34);
+  messageDesc(file_promptline_v1_task, 38);
 
 /**
  * @generated from message promptline.v1.WatchTasksResponse
@@ -1405,7 +1607,7 @@ export type WatchTasksResponse = Message<"promptline.v1.WatchTasksResponse"> & {
  * Use `create(WatchTasksResponseSchema)` to create a new message.
  */
 export const WatchTasksResponseSchema: GenMessage<WatchTasksResponse> = /*@__PURE__*/
-  messageDesc(file_promptline_v1_task, 35);
+  messageDesc(file_promptline_v1_task, 39);
 
 /**
  * @generated from enum promptline.v1.WatchTasksResponse.Change
@@ -1444,7 +1646,7 @@ export enum WatchTasksResponse_Change {
  * Describes the enum promptline.v1.WatchTasksResponse.Change.
  */
 export const WatchTasksResponse_ChangeSchema: GenEnum<WatchTasksResponse_Change> = /*@__PURE__*/
-  enumDesc(file_promptline_v1_task, 35, 0);
+  enumDesc(file_promptline_v1_task, 39, 0);
 
 /**
  * @generated from message promptline.v1.GetTaskLineageRequest
@@ -1461,7 +1663,7 @@ export type GetTaskLineageRequest = Message<"promptline.v1.GetTaskLineageRequest
  * Use `create(GetTaskLineageRequestSchema)` to create a new message.
  */
 export const GetTaskLineageRequestSchema: GenMessage<GetTaskLineageRequest> = /*@__PURE__*/
-  messageDesc(file_promptline_v1_task, 36);
+  messageDesc(file_promptline_v1_task, 40);
 
 /**
  * @generated from message promptline.v1.LineageEdge
@@ -1502,7 +1704,7 @@ export type LineageEdge = Message<"promptline.v1.LineageEdge"> & {
  * Use `create(LineageEdgeSchema)` to create a new message.
  */
 export const LineageEdgeSchema: GenMessage<LineageEdge> = /*@__PURE__*/
-  messageDesc(file_promptline_v1_task, 37);
+  messageDesc(file_promptline_v1_task, 41);
 
 /**
  * @generated from message promptline.v1.ChainTotals
@@ -1546,7 +1748,7 @@ export type ChainTotals = Message<"promptline.v1.ChainTotals"> & {
  * Use `create(ChainTotalsSchema)` to create a new message.
  */
 export const ChainTotalsSchema: GenMessage<ChainTotals> = /*@__PURE__*/
-  messageDesc(file_promptline_v1_task, 38);
+  messageDesc(file_promptline_v1_task, 42);
 
 /**
  * @generated from message promptline.v1.GetTaskLineageResponse
@@ -1577,7 +1779,7 @@ export type GetTaskLineageResponse = Message<"promptline.v1.GetTaskLineageRespon
  * Use `create(GetTaskLineageResponseSchema)` to create a new message.
  */
 export const GetTaskLineageResponseSchema: GenMessage<GetTaskLineageResponse> = /*@__PURE__*/
-  messageDesc(file_promptline_v1_task, 39);
+  messageDesc(file_promptline_v1_task, 43);
 
 /**
  * @generated from message promptline.v1.CancelChainRequest
@@ -1596,7 +1798,7 @@ export type CancelChainRequest = Message<"promptline.v1.CancelChainRequest"> & {
  * Use `create(CancelChainRequestSchema)` to create a new message.
  */
 export const CancelChainRequestSchema: GenMessage<CancelChainRequest> = /*@__PURE__*/
-  messageDesc(file_promptline_v1_task, 40);
+  messageDesc(file_promptline_v1_task, 44);
 
 /**
  * @generated from message promptline.v1.CancelChainResponse
@@ -1615,7 +1817,7 @@ export type CancelChainResponse = Message<"promptline.v1.CancelChainResponse"> &
  * Use `create(CancelChainResponseSchema)` to create a new message.
  */
 export const CancelChainResponseSchema: GenMessage<CancelChainResponse> = /*@__PURE__*/
-  messageDesc(file_promptline_v1_task, 41);
+  messageDesc(file_promptline_v1_task, 45);
 
 /**
  * @generated from message promptline.v1.RetryFromTaskRequest
@@ -1632,7 +1834,7 @@ export type RetryFromTaskRequest = Message<"promptline.v1.RetryFromTaskRequest">
  * Use `create(RetryFromTaskRequestSchema)` to create a new message.
  */
 export const RetryFromTaskRequestSchema: GenMessage<RetryFromTaskRequest> = /*@__PURE__*/
-  messageDesc(file_promptline_v1_task, 42);
+  messageDesc(file_promptline_v1_task, 46);
 
 /**
  * @generated from message promptline.v1.RetryFromTaskResponse
@@ -1651,7 +1853,7 @@ export type RetryFromTaskResponse = Message<"promptline.v1.RetryFromTaskResponse
  * Use `create(RetryFromTaskResponseSchema)` to create a new message.
  */
 export const RetryFromTaskResponseSchema: GenMessage<RetryFromTaskResponse> = /*@__PURE__*/
-  messageDesc(file_promptline_v1_task, 43);
+  messageDesc(file_promptline_v1_task, 47);
 
 /**
  * @generated from message promptline.v1.RerunTaskRequest
@@ -1690,7 +1892,7 @@ export type RerunTaskRequest = Message<"promptline.v1.RerunTaskRequest"> & {
  * Use `create(RerunTaskRequestSchema)` to create a new message.
  */
 export const RerunTaskRequestSchema: GenMessage<RerunTaskRequest> = /*@__PURE__*/
-  messageDesc(file_promptline_v1_task, 44);
+  messageDesc(file_promptline_v1_task, 48);
 
 /**
  * @generated from message promptline.v1.RerunTaskResponse
@@ -1707,7 +1909,7 @@ export type RerunTaskResponse = Message<"promptline.v1.RerunTaskResponse"> & {
  * Use `create(RerunTaskResponseSchema)` to create a new message.
  */
 export const RerunTaskResponseSchema: GenMessage<RerunTaskResponse> = /*@__PURE__*/
-  messageDesc(file_promptline_v1_task, 45);
+  messageDesc(file_promptline_v1_task, 49);
 
 /**
  * @generated from message promptline.v1.RunRetentionRequest
@@ -1726,7 +1928,7 @@ export type RunRetentionRequest = Message<"promptline.v1.RunRetentionRequest"> &
  * Use `create(RunRetentionRequestSchema)` to create a new message.
  */
 export const RunRetentionRequestSchema: GenMessage<RunRetentionRequest> = /*@__PURE__*/
-  messageDesc(file_promptline_v1_task, 46);
+  messageDesc(file_promptline_v1_task, 50);
 
 /**
  * @generated from message promptline.v1.RunRetentionResponse
@@ -1743,7 +1945,7 @@ export type RunRetentionResponse = Message<"promptline.v1.RunRetentionResponse">
  * Use `create(RunRetentionResponseSchema)` to create a new message.
  */
 export const RunRetentionResponseSchema: GenMessage<RunRetentionResponse> = /*@__PURE__*/
-  messageDesc(file_promptline_v1_task, 47);
+  messageDesc(file_promptline_v1_task, 51);
 
 /**
  * A task's place in its life. The server's lifecycle module and the
@@ -1876,6 +2078,50 @@ export const AttemptOutcomeSchema: GenEnum<AttemptOutcome> = /*@__PURE__*/
   enumDesc(file_promptline_v1_task, 2);
 
 /**
+ * The orders ListTasks can return tasks in. Ties go newest first.
+ *
+ * @generated from enum promptline.v1.TaskSort
+ */
+export enum TaskSort {
+  /**
+   * TASK_SORT_NEWEST_FIRST.
+   *
+   * @generated from enum value: TASK_SORT_UNSPECIFIED = 0;
+   */
+  UNSPECIFIED = 0,
+
+  /**
+   * @generated from enum value: TASK_SORT_NEWEST_FIRST = 1;
+   */
+  NEWEST_FIRST = 1,
+
+  /**
+   * @generated from enum value: TASK_SORT_OLDEST_FIRST = 2;
+   */
+  OLDEST_FIRST = 2,
+
+  /**
+   * Critical first, low last.
+   *
+   * @generated from enum value: TASK_SORT_PRIORITY = 3;
+   */
+  PRIORITY = 3,
+
+  /**
+   * In the order of a task's life: pending, queued, running, completed, failed, cancelled.
+   *
+   * @generated from enum value: TASK_SORT_STATUS = 4;
+   */
+  STATUS = 4,
+}
+
+/**
+ * Describes the enum promptline.v1.TaskSort.
+ */
+export const TaskSortSchema: GenEnum<TaskSort> = /*@__PURE__*/
+  enumDesc(file_promptline_v1_task, 3);
+
+/**
  * TaskService creates, runs and reports LLM tasks.
  *
  * @generated from service promptline.v1.TaskService
@@ -1970,6 +2216,17 @@ export const TaskService: GenService<{
     methodKind: "unary";
     input: typeof ListWorkersRequestSchema;
     output: typeof ListWorkersResponseSchema;
+  },
+  /**
+   * Finished tasks over time (throughput, errors, latency, tokens, cost) and
+   * by model, for a dashboard.
+   *
+   * @generated from rpc promptline.v1.TaskService.GetTaskMetrics
+   */
+  getTaskMetrics: {
+    methodKind: "unary";
+    input: typeof GetTaskMetricsRequestSchema;
+    output: typeof GetTaskMetricsResponseSchema;
   },
   /**
    * A snapshot, then every status change and output delta, until the task is
