@@ -1,7 +1,9 @@
+import { lazy, Suspense } from "react";
 import { createBrowserRouter } from "react-router";
 import { AuthGate } from "./auth/AuthGate";
 import { SignInPage } from "./auth/SignInPage";
 import { Layout } from "./components/Layout";
+import { PageSkeleton } from "./components/PageSkeleton";
 import { CrashPage } from "./pages/CrashPage";
 import { NewTaskPage } from "./pages/NewTaskPage";
 import { NotFoundPage } from "./pages/NotFoundPage";
@@ -9,6 +11,11 @@ import { TaskDetailPage } from "./pages/TaskDetailPage";
 import { TaskListPage } from "./pages/TaskListPage";
 import { NewTemplatePage, TemplatePage } from "./pages/TemplatePage";
 import { TemplatesPage } from "./pages/TemplatesPage";
+
+// Charts are the biggest dependency and only the dashboard draws them: its own chunk.
+const DashboardPage = lazy(() =>
+  import("./pages/DashboardPage").then((m) => ({ default: m.DashboardPage })),
+);
 
 /**
  * The app's URLs. They are real paths, so the server must answer any
@@ -32,6 +39,14 @@ export const router = createBrowserRouter([
           { path: "/templates", element: <TemplatesPage /> },
           { path: "/templates/new", element: <NewTemplatePage /> },
           { path: "/templates/:id", element: <TemplatePage /> },
+          {
+            path: "/dashboard",
+            element: (
+              <Suspense fallback={<PageSkeleton title="Dashboard" />}>
+                <DashboardPage />
+              </Suspense>
+            ),
+          },
           { path: "*", element: <NotFoundPage /> },
         ],
       },

@@ -40,6 +40,9 @@ export function Layout() {
             <NavLink to="/" end className={navLinkClass}>
               Tasks
             </NavLink>
+            <NavLink to="/dashboard" className={navLinkClass}>
+              Dashboard
+            </NavLink>
             <NavLink to="/templates" className={navLinkClass}>
               Templates
             </NavLink>
