@@ -85,6 +85,7 @@ const TASK_RULES = {
   // Counts and workers across every user's tasks.
   getQueueStats: admin,
   listWorkers: admin,
+  getTaskMetrics: admin,
   watchTask: owner(WatchTaskRequestSchema, (m) => [{ id: m.id }]),
   watchTasks: anyone,
   getTaskLineage: owner(GetTaskLineageRequestSchema, (m) => [{ id: m.id }]),
