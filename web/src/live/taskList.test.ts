@@ -2,7 +2,9 @@ import { create } from "@bufbuild/protobuf";
 import { timestampFromMs } from "@bufbuild/protobuf/wkt";
 import {
   type Task,
+  TaskPriority,
   TaskSchema,
+  TaskSort,
   TaskStatus,
   WatchTasksResponse_Change,
   WatchTasksResponseSchema,
@@ -136,5 +138,57 @@ describe("matchesFilter", () => {
     expect(matchesFilter(t, { statuses: [TaskStatus.QUEUED], query: "" })).toBe(false);
     expect(matchesFilter(t, { ...all, model: "simulator/lorem" })).toBe(false);
     expect(matchesFilter(t, { ...all, parentTaskId: id(0) })).toBe(false);
+  });
+});
+
+describe("liveTaskList in other orders", () => {
+  it("places a new task where the list's sort puts it, and leaves later pages to their fetch", () => {
+    const byPriority: TaskListFilter = { ...all, sort: TaskSort.PRIORITY };
+    const withPriority = (t: Task, priority: TaskPriority) =>
+      create(TaskSchema, { ...t, priority });
+    const fetched = [
+      withPriority(task(2, TaskStatus.QUEUED), TaskPriority.CRITICAL),
+      withPriority(task(4, TaskStatus.QUEUED), TaskPriority.NORMAL),
+    ];
+    const high = withPriority(task(9, TaskStatus.PENDING), TaskPriority.HIGH);
+    const low = withPriority(task(8, TaskStatus.PENDING), TaskPriority.LOW);
+    const overlay = overlayOf(change(CREATED, high), change(CREATED, low));
+    expect(names(liveTaskList(fetched, overlay, { filter: byPriority, complete: false }))).toEqual([
+      "task 2",
+      "task 9",
+      "task 4",
+    ]);
+    expect(names(liveTaskList(fetched, overlay, { filter: byPriority, complete: true }))).toEqual([
+      "task 2",
+      "task 9",
+      "task 4",
+      "task 8",
+    ]);
+    const oldest: TaskListFilter = { ...all, sort: TaskSort.OLDEST_FIRST };
+    expect(
+      names(liveTaskList([...rows].reverse(), overlay, { filter: oldest, complete: true })),
+    ).toEqual(["task 1", "task 3", "task 5", "task 8", "task 9"]);
+  });
+
+  it("moves a task whose status changed to its new place in a list sorted by status", () => {
+    const byStatus: TaskListFilter = { ...all, sort: TaskSort.STATUS };
+    const fetched = [
+      task(4, TaskStatus.PENDING),
+      task(2, TaskStatus.PENDING),
+      task(3, TaskStatus.RUNNING),
+    ];
+    const overlay = overlayOf(change(UPDATED, task(4, TaskStatus.COMPLETED, 2000)));
+    expect(names(liveTaskList(fetched, overlay, { filter: byStatus, complete: true }))).toEqual([
+      "task 2",
+      "task 3",
+      "task 4",
+    ]);
+  });
+
+  it("keeps a task out of a list whose creation range it is not in", () => {
+    const t = create(TaskSchema, { id: id(1), createdAt: timestampFromMs(5000) });
+    expect(matchesFilter(t, { ...all, createdAfterMs: 5000, createdBeforeMs: 6000 })).toBe(true);
+    expect(matchesFilter(t, { ...all, createdBeforeMs: 5000 })).toBe(false);
+    expect(matchesFilter(t, { ...all, createdAfterMs: 5001 })).toBe(false);
   });
 });

@@ -2,6 +2,7 @@ import { timestampMs } from "@bufbuild/protobuf/wkt";
 import {
   type Task,
   TaskPriority,
+  TaskSort,
   type TaskStatus,
   type WatchTasksResponse,
   WatchTasksResponse_Change,
@@ -14,6 +15,12 @@ export interface TaskListFilter {
   model?: string;
   priority?: TaskPriority;
   parentTaskId?: string;
+  /** Created at or after this time (epoch ms). */
+  createdAfterMs?: number;
+  /** Created before this time (epoch ms). */
+  createdBeforeMs?: number;
+  /** The list's order; newest first when unset. */
+  sort?: TaskSort;
 }
 
 /**
@@ -81,7 +88,8 @@ export function liveTaskList(
   { filter, complete }: LiveTaskListOptions,
 ): Task[] {
   if (overlay.tasks.size === 0 && overlay.deleted.size === 0) return [...rows];
-  const oldest = rows.at(-1)?.id;
+  const compare = taskOrder(filter.sort);
+  const last = rows.at(-1);
   const shown: Task[] = [];
   const inRows = new Set<string>();
   for (const row of rows) {
@@ -94,12 +102,38 @@ export function liveTaskList(
   const joining: Task[] = [];
   for (const task of overlay.tasks.values()) {
     if (inRows.has(task.id) || !matchesFilter(task, filter)) continue;
-    if (!complete && oldest !== undefined && task.id < oldest) continue;
+    if (!complete && last !== undefined && compare(task, last) > 0) continue;
     joining.push(task);
   }
-  if (joining.length === 0) return shown;
-  // Ids are UUIDv7, so their order is creation order: the list's own order.
-  return [...shown, ...joining].sort((a, b) => (a.id < b.id ? 1 : a.id > b.id ? -1 : 0));
+  // In time order a task keeps its place; by priority or status an update can move it.
+  const timeOrder = filter.sort !== TaskSort.PRIORITY && filter.sort !== TaskSort.STATUS;
+  if (joining.length === 0 && timeOrder) return shown;
+  return [...shown, ...joining].sort(compare);
+}
+
+const byIdDesc = (a: Task, b: Task) => (a.id < b.id ? 1 : a.id > b.id ? -1 : 0);
+
+/**
+ * The server's order for a sort, as a comparator. Ids are UUIDv7, so id
+ * order is creation order; priority and status enums are numbered in the
+ * same order as the database's.
+ */
+export function taskOrder(sort: TaskSort | undefined): (a: Task, b: Task) => number {
+  switch (sort) {
+    case TaskSort.OLDEST_FIRST:
+      return (a, b) => byIdDesc(b, a);
+    case TaskSort.PRIORITY:
+      return (a, b) => effectivePriority(b) - effectivePriority(a) || byIdDesc(a, b);
+    case TaskSort.STATUS:
+      return (a, b) => a.status - b.status || byIdDesc(a, b);
+    default:
+      return byIdDesc;
+  }
+}
+
+// The server stores an unspecified priority as normal.
+function effectivePriority(task: Task): TaskPriority {
+  return task.priority === TaskPriority.UNSPECIFIED ? TaskPriority.NORMAL : task.priority;
 }
 
 /**
@@ -114,7 +148,8 @@ export function pruneListOverlay(
   { filter, complete }: LiveTaskListOptions,
 ): TaskListOverlay {
   const byId = new Map(rows.map((row) => [row.id, row]));
-  const oldest = rows.at(-1)?.id;
+  const compare = taskOrder(filter.sort);
+  const last = rows.at(-1);
   let changed = false;
   const tasks = new Map<string, Task>();
   for (const [id, task] of overlay.tasks) {
@@ -122,7 +157,8 @@ export function pruneListOverlay(
     const keep =
       row !== undefined
         ? isOlder(row, task)
-        : matchesFilter(task, filter) && (complete || oldest === undefined || id > oldest);
+        : matchesFilter(task, filter) &&
+          (complete || last === undefined || compare(task, last) < 0);
     if (keep) tasks.set(id, task);
     else changed = true;
   }
@@ -153,6 +189,12 @@ export function matchesFilter(task: Task, filter: TaskListFilter): boolean {
     return false;
   }
   if (filter.parentTaskId !== undefined && task.parentTaskId !== filter.parentTaskId) return false;
+  if (filter.createdAfterMs !== undefined || filter.createdBeforeMs !== undefined) {
+    const created = task.createdAt === undefined ? undefined : timestampMs(task.createdAt);
+    if (created === undefined) return false;
+    if (filter.createdAfterMs !== undefined && created < filter.createdAfterMs) return false;
+    if (filter.createdBeforeMs !== undefined && created >= filter.createdBeforeMs) return false;
+  }
   return true;
 }
 

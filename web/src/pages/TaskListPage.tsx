@@ -1,59 +1,70 @@
-import { useInfiniteQuery } from "@connectrpc/connect-query";
-import { type Task, TaskService, type TaskStatus } from "@promptline/proto";
+import { create } from "@bufbuild/protobuf";
+import { TimestampSchema, timestampMs } from "@bufbuild/protobuf/wkt";
+import { useInfiniteQuery, useQuery } from "@connectrpc/connect-query";
+import { type Task, TaskPriority, TaskService, TaskStatus } from "@promptline/proto";
 import { keepPreviousData } from "@tanstack/react-query";
-import { useEffect, useId, useMemo, useRef, useState } from "react";
+import { useCallback, useEffect, useMemo, useRef, useState } from "react";
 import { Link, useSearchParams } from "react-router";
 import { Button, buttonClass } from "../components/Button";
 import { ErrorNotice } from "../components/ErrorNotice";
-import { inputClass } from "../components/Field";
 import { LiveIndicator } from "../components/LiveIndicator";
 import { PageHeader } from "../components/PageHeader";
 import { RelativeTime } from "../components/RelativeTime";
 import { Skeleton } from "../components/Skeleton";
 import { StatusChip } from "../components/StatusChip";
+import { BulkBar } from "../components/taskList/BulkBar";
+import { ListFilters } from "../components/taskList/ListFilters";
+import { formatCount, formatDuration, priorityLabel, taskTitle, toDate, toMs } from "../format";
 import {
-  formatCount,
-  formatDuration,
-  parseStatus,
-  priorityLabel,
-  STATUSES,
-  statusLabel,
-  taskTitle,
-  toMs,
-} from "../format";
-import { liveTaskList, type TaskListFilter } from "../live/taskList";
+  isFiltered,
+  type ListView,
+  listRequest,
+  listViewParams,
+  parseListView,
+  SORTS,
+} from "../listView";
+import { liveTaskList, type TaskListFilter, type TaskListOverlay } from "../live/taskList";
 import { useTaskListWatch } from "../live/useTaskListWatch";
 import { POLL_INTERVAL_MS } from "../polling";
 
 const PAGE_SIZE = 50;
-const SEARCH_DEBOUNCE_MS = 300;
+/** How soon after a live change the status counts are fetched again, at most. */
+const COUNTS_REFRESH_MS = 1000;
 
 /**
- * The task list: newest first, filtered by status chips and a search box
- * (both kept in the URL, so a filtered view can be bookmarked or shared),
- * with cursor pagination. WatchTasks keeps it live; while that stream can't
+ * The task list: status chips with counts, search, model, priority, a
+ * creation date range and the order, all kept in the URL so a view can be
+ * bookmarked or shared; cursor pagination; select tasks to cancel, retry or
+ * delete them together. WatchTasks keeps it live; while that stream can't
  * be used the list is refetched every 2 s.
  */
 export function TaskListPage() {
   const [params, setParams] = useSearchParams();
   // One object per distinct URL: a new filter restarts the watch.
+  const view = useMemo(() => parseListView(params), [params]);
+  const request = useMemo(() => listRequest(view), [view]);
   const filter = useMemo<TaskListFilter>(
     () => ({
-      statuses: params
-        .getAll("status")
-        .map(parseStatus)
-        .filter((s) => s !== undefined),
-      query: params.get("q") ?? "",
+      statuses: view.statuses,
+      query: view.query,
+      model: view.model,
+      priority: view.priority,
+      sort: view.sort,
+      ...(request.createdAfter !== undefined
+        ? { createdAfterMs: timestampMs(create(TimestampSchema, request.createdAfter)) }
+        : {}),
+      ...(request.createdBefore !== undefined
+        ? { createdBeforeMs: timestampMs(create(TimestampSchema, request.createdBefore)) }
+        : {}),
     }),
-    [params],
+    [view, request],
   );
-  const { statuses, query } = filter;
-  const filtered = statuses.length > 0 || query !== "";
+  const filtered = isFiltered(view);
   const { overlay, live, prune } = useTaskListWatch(filter);
 
   const list = useInfiniteQuery(
     TaskService.method.listTasks,
-    { pageSize: PAGE_SIZE, pageToken: "", statuses, query },
+    { ...request, pageSize: PAGE_SIZE, pageToken: "" },
     {
       pageParamKey: "pageToken",
       getNextPageParam: (last) => (last.nextPageToken === "" ? undefined : last.nextPageToken),
@@ -61,6 +72,7 @@ export function TaskListPage() {
       refetchInterval: live.mode === "polling" ? POLL_INTERVAL_MS : false,
     },
   );
+  const counts = useStatusCounts(request, overlay, live.mode === "polling");
   const rows = useMemo(
     () => uniqueById(list.data?.pages.flatMap((p) => p.tasks) ?? []),
     [list.data],
@@ -74,13 +86,29 @@ export function TaskListPage() {
     if (settled) prune(rows, { filter, complete });
   }, [rows, settled, filter, complete, prune]);
 
-  const setFilters = (next: { statuses?: TaskStatus[]; query?: string }) => {
-    const p = new URLSearchParams();
-    for (const s of next.statuses ?? statuses) p.append("status", statusLabel(s));
-    const q = (next.query ?? query).trim();
-    if (q !== "") p.set("q", q);
-    setParams(p, { replace: true });
-  };
+  const [selectedIds, setSelectedIds] = useState<ReadonlySet<string>>(new Set());
+  // A new view starts with nothing selected: hidden tasks must not be acted on.
+  // biome-ignore lint/correctness/useExhaustiveDependencies: clears on every change of view
+  useEffect(() => setSelectedIds(new Set()), [view]);
+  const selected = tasks.filter((t) => selectedIds.has(t.id));
+
+  const setView = useCallback(
+    (next: Partial<ListView>) => {
+      setParams((current) => listViewParams({ ...parseListView(current), ...next }), {
+        replace: true,
+      });
+    },
+    [setParams],
+  );
+  const clear = () =>
+    setView({
+      statuses: [],
+      query: "",
+      model: "",
+      priority: TaskPriority.UNSPECIFIED,
+      from: "",
+      to: "",
+    });
 
   return (
     <>
@@ -89,16 +117,28 @@ export function TaskListPage() {
         title="Tasks"
         description={
           <span className="flex flex-wrap items-center gap-x-3 gap-y-1">
-            Every prompt you've run, newest first.
+            Every prompt you've run, {SORTS.find((s) => s.sort === view.sort)?.label.toLowerCase()}.
             <LiveIndicator status={live} />
           </span>
         }
       />
 
-      <div className="mb-4 flex flex-col gap-3 lg:flex-row lg:items-center lg:justify-between">
-        <StatusFilter selected={statuses} onChange={(next) => setFilters({ statuses: next })} />
-        <SearchBox value={query} onChange={(q) => setFilters({ query: q })} />
-      </div>
+      <ListFilters
+        view={view}
+        onChange={setView}
+        counts={counts}
+        filtered={filtered}
+        onClear={clear}
+      />
+
+      <BulkBar
+        selected={selected}
+        onClear={() => setSelectedIds(new Set())}
+        onDone={(action, succeeded) => {
+          if (action !== "delete") return;
+          setSelectedIds((ids) => new Set([...ids].filter((id) => !succeeded.includes(id))));
+        }}
+      />
 
       {list.isPending ? (
         <TaskTableSkeleton />
@@ -109,10 +149,16 @@ export function TaskListPage() {
           onRetry={() => void list.refetch()}
         />
       ) : tasks.length === 0 ? (
-        <EmptyState filtered={filtered} onClear={() => setFilters({ statuses: [], query: "" })} />
+        <EmptyState filtered={filtered} onClear={clear} />
       ) : (
         <>
-          <TaskTable tasks={tasks} dimmed={list.isPlaceholderData} />
+          <TaskTable
+            tasks={tasks}
+            dimmed={list.isPlaceholderData}
+            caption={`Tasks, ${SORTS.find((s) => s.sort === view.sort)?.label.toLowerCase()}`}
+            selected={selectedIds}
+            onSelect={setSelectedIds}
+          />
           <div className="mt-4 flex flex-col items-center gap-2">
             {list.hasNextPage ? (
               <Button onClick={() => void list.fetchNextPage()} disabled={list.isFetchingNextPage}>
@@ -137,6 +183,39 @@ export function TaskListPage() {
   );
 }
 
+/**
+ * Matching tasks per status for the chips: ListTasks' counts (one row is
+ * enough to get them), fetched again shortly after the live stream reports
+ * a change, or on the polling beat while the stream is down.
+ */
+function useStatusCounts(
+  request: ReturnType<typeof listRequest>,
+  overlay: TaskListOverlay,
+  polling: boolean,
+): ReadonlyMap<TaskStatus, number> | undefined {
+  const query = useQuery(
+    TaskService.method.listTasks,
+    { ...request, statuses: [], pageSize: 1 },
+    { placeholderData: keepPreviousData, refetchInterval: polling ? POLL_INTERVAL_MS : false },
+  );
+  const { refetch } = query;
+  const first = useRef(true);
+  // biome-ignore lint/correctness/useExhaustiveDependencies: a new overlay is the signal
+  useEffect(() => {
+    if (first.current) {
+      first.current = false;
+      return;
+    }
+    const timer = setTimeout(() => void refetch(), COUNTS_REFRESH_MS);
+    return () => clearTimeout(timer);
+  }, [overlay, refetch]);
+  return useMemo(() => {
+    const data = query.data;
+    if (data === undefined) return undefined;
+    return new Map(data.statusCounts.map((c) => [c.status, Number(c.count)]));
+  }, [query.data]);
+}
+
 // A task can straddle two pages when new ones arrive between page fetches.
 function uniqueById(tasks: Task[]): Task[] {
   const seen = new Set<string>();
@@ -149,121 +228,44 @@ function uniqueById(tasks: Task[]): Task[] {
   return unique;
 }
 
-interface StatusFilterProps {
-  selected: TaskStatus[];
-  onChange: (statuses: TaskStatus[]) => void;
-}
-
-function StatusFilter({ selected, onChange }: StatusFilterProps) {
-  const chip = (pressed: boolean) =>
-    `h-8 rounded-full border px-3 text-sm font-medium transition-colors ${
-      pressed
-        ? "border-accent bg-accent text-accent-fg"
-        : "border-line-strong bg-surface text-fg-muted hover:bg-sunken hover:text-fg"
-    }`;
-  return (
-    <fieldset className="flex flex-wrap items-center gap-2">
-      <legend className="sr-only">Filter by status</legend>
-      <button
-        type="button"
-        aria-pressed={selected.length === 0}
-        className={chip(selected.length === 0)}
-        onClick={() => onChange([])}
-      >
-        All
-      </button>
-      {STATUSES.map((status) => {
-        const pressed = selected.includes(status);
-        return (
-          <button
-            key={status}
-            type="button"
-            aria-pressed={pressed}
-            className={chip(pressed)}
-            onClick={() =>
-              onChange(pressed ? selected.filter((s) => s !== status) : [...selected, status])
-            }
-          >
-            {statusLabel(status)}
-          </button>
-        );
-      })}
-    </fieldset>
-  );
-}
-
-interface SearchBoxProps {
-  value: string;
-  onChange: (query: string) => void;
-}
-
-function SearchBox({ value, onChange }: SearchBoxProps) {
-  const id = useId();
-  const [text, setText] = useState(value);
-  const emitted = useRef(value);
-
-  // Follow the URL when it changes from outside (back button, "Clear filters"),
-  // but not when it is our own debounced update arriving while the user types on.
-  useEffect(() => {
-    if (value !== emitted.current) {
-      emitted.current = value;
-      setText(value);
-    }
-  }, [value]);
-
-  useEffect(() => {
-    if (text.trim() === value) return;
-    const timer = setTimeout(() => {
-      emitted.current = text.trim();
-      onChange(text);
-    }, SEARCH_DEBOUNCE_MS);
-    return () => clearTimeout(timer);
-  }, [text, value, onChange]);
-
-  return (
-    <search className="w-full lg:w-72">
-      <form
-        onSubmit={(e) => {
-          e.preventDefault();
-          emitted.current = text.trim();
-          onChange(text);
-        }}
-      >
-        <label htmlFor={id} className="sr-only">
-          Search tasks
-        </label>
-        <input
-          id={id}
-          type="search"
-          value={text}
-          onChange={(e) => setText(e.target.value)}
-          placeholder="Search name and prompt…"
-          className={inputClass}
-        />
-      </form>
-    </search>
-  );
-}
-
 interface TaskTableProps {
   tasks: Task[];
   /** Fade while results for a new filter are loading. */
   dimmed: boolean;
+  caption: string;
+  selected: ReadonlySet<string>;
+  onSelect: (ids: ReadonlySet<string>) => void;
 }
 
 const th = "px-3 py-2.5 text-left text-xs font-medium uppercase tracking-wide text-fg-subtle";
 const td = "px-3 py-3 align-top text-sm";
 
-function TaskTable({ tasks, dimmed }: TaskTableProps) {
+function TaskTable({ tasks, dimmed, caption, selected, onSelect }: TaskTableProps) {
+  const shownSelected = tasks.filter((t) => selected.has(t.id)).length;
+  const all = shownSelected === tasks.length;
+  const toggle = (id: string, on: boolean) => {
+    const next = new Set(selected);
+    if (on) next.add(id);
+    else next.delete(id);
+    onSelect(next);
+  };
   return (
     <div
       className={`overflow-x-auto rounded-xl border border-line bg-surface shadow-xs transition-opacity ${dimmed ? "opacity-60" : ""}`}
       aria-busy={dimmed}
     >
       <table className="w-full border-collapse">
-        <caption className="sr-only">Tasks, newest first</caption>
+        <caption className="sr-only">{caption}</caption>
         <thead className="border-b border-line bg-sunken/60">
           <tr>
+            <th scope="col" className="w-10 py-2.5 pl-3">
+              <Checkbox
+                label={all ? "Deselect all shown tasks" : "Select all shown tasks"}
+                checked={all}
+                indeterminate={shownSelected > 0 && !all}
+                onChange={(on) => onSelect(new Set(on ? tasks.map((t) => t.id) : []))}
+              />
+            </th>
             <th scope="col" className={th}>
               Task
             </th>
@@ -289,7 +291,12 @@ function TaskTable({ tasks, dimmed }: TaskTableProps) {
         </thead>
         <tbody className="divide-y divide-line">
           {tasks.map((task) => (
-            <TaskRow key={task.id} task={task} />
+            <TaskRow
+              key={task.id}
+              task={task}
+              selected={selected.has(task.id)}
+              onSelect={(on) => toggle(task.id, on)}
+            />
           ))}
         </tbody>
       </table>
@@ -297,10 +304,30 @@ function TaskTable({ tasks, dimmed }: TaskTableProps) {
   );
 }
 
-function TaskRow({ task }: { task: Task }) {
+interface TaskRowProps {
+  task: Task;
+  selected: boolean;
+  onSelect: (selected: boolean) => void;
+}
+
+function TaskRow({ task, selected, onSelect }: TaskRowProps) {
   const total = task.usage?.totalTokens ?? 0;
   return (
-    <tr data-testid="task-row" className="relative transition-colors hover:bg-sunken/70">
+    <tr
+      data-testid="task-row"
+      aria-selected={selected}
+      className={`relative transition-colors hover:bg-sunken/70 ${selected ? "bg-accent/5" : ""}`}
+    >
+      <td className="py-3 pl-3 align-top">
+        {/* Above the row link's overlay, so it can be clicked. */}
+        <span className="relative z-10">
+          <Checkbox
+            label={`Select ${taskTitle(task, 60)}`}
+            checked={selected}
+            onChange={onSelect}
+          />
+        </span>
+      </td>
       <td className={`${td} w-full min-w-0 sm:w-auto sm:max-w-sm`}>
         {/* The link's ::after covers the whole row, so a click anywhere opens the task. */}
         <Link
@@ -319,6 +346,7 @@ function TaskRow({ task }: { task: Task }) {
       </td>
       <td className={td}>
         <StatusChip status={task.status} />
+        <ScheduledFor task={task} />
       </td>
       <td
         className={`${td} hidden max-w-48 truncate font-mono text-xs text-fg-muted md:table-cell`}
@@ -338,6 +366,55 @@ function TaskRow({ task }: { task: Task }) {
         {formatDuration(toMs(task.latency))}
       </td>
     </tr>
+  );
+}
+
+const scheduleFormat = new Intl.DateTimeFormat(undefined, {
+  month: "short",
+  day: "numeric",
+  hour: "numeric",
+  minute: "2-digit",
+});
+
+/** "runs Nov 25, 5:30 PM" under a pending task that waits for its run_at. */
+function ScheduledFor({ task }: { task: Task }) {
+  const at = toDate(task.runAt);
+  if (task.status !== TaskStatus.PENDING || at === undefined || at.getTime() <= Date.now()) {
+    return null;
+  }
+  return (
+    <time
+      dateTime={at.toISOString()}
+      title={at.toISOString()}
+      className="mt-1 block text-xs whitespace-nowrap text-fg-subtle"
+    >
+      runs {scheduleFormat.format(at)}
+    </time>
+  );
+}
+
+interface CheckboxProps {
+  label: string;
+  checked: boolean;
+  indeterminate?: boolean;
+  onChange: (checked: boolean) => void;
+}
+
+function Checkbox({ label, checked, indeterminate = false, onChange }: CheckboxProps) {
+  const ref = useRef<HTMLInputElement>(null);
+  // "Some selected" exists only as a DOM property, not an attribute.
+  useEffect(() => {
+    if (ref.current !== null) ref.current.indeterminate = indeterminate;
+  }, [indeterminate]);
+  return (
+    <input
+      ref={ref}
+      type="checkbox"
+      aria-label={label}
+      checked={checked}
+      onChange={(e) => onChange(e.target.checked)}
+      className="size-4 cursor-pointer rounded accent-accent"
+    />
   );
 }
 
