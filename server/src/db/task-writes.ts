@@ -190,9 +190,10 @@ export type ClaimResult =
   | { claimed: true; task: TaskRow }
   | { claimed: false; task: TaskRow | undefined };
 
+// Ids as one uuid[] parameter, so any number of claims is one statement, compiled once.
 const claimStatement = precompiled(
-  ["id", "workerId"],
-  (db: Kysely<DB>, p: { id: string; workerId: string }) =>
+  ["ids", "workerId"],
+  (db: Kysely<DB>, p: { ids: readonly string[]; workerId: string }) =>
     db
       .with("claimed", (qb) =>
         qb
@@ -202,7 +203,7 @@ const claimStatement = precompiled(
             started_at: sql<Date>`now()`,
             attempts: eb("attempts", "+", 1),
           }))
-          .where("id", "=", p.id)
+          .where(sql<boolean>`id = any(${p.ids}::uuid[])`)
           .where("status", "=", "queued")
           .where(
             sql<boolean>`(queue_ttl_ms is null or queued_at + queue_ttl_ms * interval '1 millisecond' >= now())`,
@@ -231,26 +232,36 @@ const claimStatement = precompiled(
           .selectFrom("tasks")
           .select(TASK_COLUMNS)
           .select(sql<boolean>`false`.as("claimed"))
-          .where("id", "=", p.id)
-          .where(({ not, exists, selectFrom }) => not(exists(selectFrom("claimed").select("id")))),
+          .where(sql<boolean>`id = any(${p.ids}::uuid[])`)
+          .where(({ not, exists, selectFrom }) =>
+            not(
+              exists(
+                selectFrom("claimed").select("claimed.id").whereRef("claimed.id", "=", "tasks.id"),
+              ),
+            ),
+          ),
       ),
 );
 
 /**
- * The claim: queued → running and a new attempt row, in one statement. When
- * it claims nothing (another worker won, the task is not queued, or it
- * waited past its queue TTL), the same round trip returns the task as the
- * statement found it, so the caller can tell why without reading it again.
+ * The claim: queued → running and a new attempt row, for each of `ids`, in
+ * one statement (a worker claims the jobs it received together at once).
+ * For a task it claims nothing for (another worker won, the task is not
+ * queued, or it waited past its queue TTL), the same round trip returns the
+ * task as the statement found it, so the caller can tell why without
+ * reading it again. A task that no longer exists has no entry.
  */
-export async function claimTask(
+export async function claimTasks(
   db: Kysely<DB>,
-  id: string,
+  ids: readonly string[],
   workerId: string,
-): Promise<ClaimResult> {
-  const [row] = await claimStatement(db, { id, workerId });
-  if (row === undefined) return { claimed: false, task: undefined };
-  const { claimed, ...task } = row;
-  return claimed ? { claimed: true, task } : { claimed: false, task };
+): Promise<Map<string, ClaimResult>> {
+  const results = new Map<string, ClaimResult>();
+  if (ids.length === 0) return results;
+  for (const { claimed, ...task } of await claimStatement(db, { ids, workerId })) {
+    results.set(task.id, claimed ? { claimed: true, task } : { claimed: false, task });
+  }
+  return results;
 }
 
 /** What one attempt measured, whatever its end. */

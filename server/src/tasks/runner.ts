@@ -4,7 +4,8 @@ import type { DB } from "../db/schema.js";
 import {
   type AttemptEnd,
   type AttemptMeasures,
-  claimTask,
+  type ClaimResult,
+  claimTasks,
   type EndedTask,
   endAttempt,
   type TaskFailure,
@@ -24,6 +25,12 @@ import { type ProviderRegistry, UnknownModelError } from "../llm/providers.js";
 import { type BackoffOptions, retryDelayMs } from "../llm/retry.js";
 import type { TaskGraph } from "./graph.js";
 import { isTerminal } from "./status.js";
+
+/** A job waiting for its claim, which the turn's one statement settles. */
+interface ClaimWaiter {
+  taskId: string;
+  settle: (claim: Promise<ClaimResult>) => void;
+}
 
 /** Why a job's AbortSignal fired; the queue passes these as the abort reason. */
 export const ABORT_CANCELLED = "cancelled";
@@ -245,7 +252,7 @@ export class TaskRunner {
    */
   async #claim(taskId: string, workerId: string): Promise<TaskRow | undefined> {
     for (let round = 0; round < 3; round++) {
-      const { claimed, task: current } = await claimTask(this.#db, taskId, workerId);
+      const { claimed, task: current } = await this.#claimInTurn(taskId, workerId);
       if (claimed) {
         this.#notifier.changed([current]);
         return current;
@@ -274,6 +281,46 @@ export class TaskRunner {
       }
     }
     return undefined;
+  }
+
+  /** Claims waiting for this turn of the event loop to end, by worker id. */
+  #claims = new Map<string, ClaimWaiter[]>();
+
+  /**
+   * Claims the task together with every other job this process received in
+   * the same turn of the event loop: one statement instead of one each.
+   */
+  #claimInTurn(taskId: string, workerId: string): Promise<ClaimResult> {
+    return new Promise((resolve) => {
+      let waiting = this.#claims.get(workerId);
+      if (waiting === undefined) {
+        const batch: ClaimWaiter[] = [];
+        waiting = batch;
+        this.#claims.set(workerId, batch);
+        setImmediate(() => {
+          this.#claims.delete(workerId);
+          const claimed = claimTasks(
+            this.#db,
+            batch.map((w) => w.taskId),
+            workerId,
+          );
+          const given = new Set<string>();
+          for (const w of batch) {
+            w.settle(
+              claimed.then((results): ClaimResult => {
+                const result = results.get(w.taskId) ?? { claimed: false, task: undefined };
+                // Two deliveries of one task in one batch: one claim, the other sees it running.
+                if (!result.claimed) return result;
+                if (given.has(w.taskId)) return { claimed: false, task: result.task };
+                given.add(w.taskId);
+                return result;
+              }),
+            );
+          }
+        });
+      }
+      waiting.push({ taskId, settle: resolve });
+    });
   }
 
   async #end(
