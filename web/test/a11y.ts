@@ -86,6 +86,8 @@ export async function checkPageInBothThemes(
     await page.locator(`html[data-theme="${scheme}"]`).waitFor({ state: "attached" });
     await ready?.();
     await expectNoSeriousA11yViolations(page, `${name} (${scheme})`);
+    // A full-page shot of a scrolled page draws the sticky header over the middle of it.
+    await page.evaluate(() => window.scrollTo(0, 0));
     await screenshot(page, `${name}-${scheme}`);
   }
 }
