@@ -1,4 +1,5 @@
 import { type Kysely, sql } from "kysely";
+import { precompiled } from "./precompiled.js";
 import { type ChainEdgeKind, type DB, TASK_COLUMNS, type TaskRow } from "./schema.js";
 
 /** An upstream link to store for a new task (its parent link is kept by a trigger). */
@@ -59,14 +60,18 @@ export async function readyToDispatch(db: Kysely<DB>, ids: readonly string[]): P
 /** The direct downstream tasks of `ids`. */
 export async function childrenOf(db: Kysely<DB>, ids: readonly string[]): Promise<string[]> {
   if (ids.length === 0) return [];
-  const rows = await db
+  const rows = await childrenOfStatement(db, { ids });
+  return rows.map((r) => r.child_id);
+}
+
+// Run after every completion: ids as one uuid[] parameter, so it compiles once.
+const childrenOfStatement = precompiled(["ids"], (db: Kysely<DB>, p: { ids: readonly string[] }) =>
+  db
     .selectFrom("task_chain_edges")
     .select("child_id")
     .distinct()
-    .where("parent_id", "in", ids)
-    .execute();
-  return rows.map((r) => r.child_id);
-}
+    .where(sql<boolean>`parent_id = any(${p.ids}::uuid[])`),
+);
 
 /**
  * Cancels, with UPSTREAM_FAILED naming the task that failed, every
