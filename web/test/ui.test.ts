@@ -148,7 +148,9 @@ describe("web UI in Chromium", () => {
   });
 
   it("keeps the task list live: created, updated and deleted without a reload", async () => {
-    const isList = (r: Request) => r.url().endsWith(".TaskService/ListTasks");
+    // The rows' fetches; the status chips' counts (page size 1) are fetched again on news.
+    const isList = (r: Request) =>
+      r.url().endsWith(".TaskService/ListTasks") && !/"pageSize":1\b/.test(r.postData() ?? "");
     let listCalls = 0;
     let listDone = 0;
     page.on("request", (r) => {
@@ -164,18 +166,29 @@ describe("web UI in Chromium", () => {
     // The stream stays open, so "networkidle" never comes: wait for the list calls instead.
     await expect.poll(() => listCalls > 0 && listDone === listCalls).toBe(true);
     const callsBefore = listCalls;
+    const completedCount = async () =>
+      Number(
+        (await page
+          .getByTestId("status-filter-completed")
+          .getByTestId("status-count")
+          .textContent()) ?? "NaN",
+      );
+    await expect.poll(() => completedCount()).not.toBeNaN();
+    const completedBefore = await completedCount();
 
     const id = await createTask("appears by itself", "[[sim ttft=300]] hi", "simulator/echo");
     const row = page.getByTestId("task-row").filter({ hasText: "appears by itself" });
     await row.waitFor({ timeout: 5000 });
     await row.filter({ hasText: "completed" }).waitFor({ timeout: 15_000 });
     await screenshot(page, "task-list-live");
-    // The stream brought all of it: the list was not fetched again.
+    // The stream brought all of it: the list was not fetched again; the counts follow.
     expect(listCalls).toBe(callsBefore);
+    await expect.poll(() => completedCount(), { timeout: 5000 }).toBe(completedBefore + 1);
 
     await rpc("DeleteTask", { id });
     await row.waitFor({ state: "detached", timeout: 5000 });
     expect(listCalls).toBe(callsBefore);
+    await expect.poll(() => completedCount(), { timeout: 5000 }).toBe(completedBefore);
   });
 
   it("falls back to polling when WatchTask is blocked, and still sees the task finish", async () => {
