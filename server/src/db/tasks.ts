@@ -1,6 +1,7 @@
 import { type Kysely, type SelectQueryBuilder, sql } from "kysely";
 import type { TaskPriority, TaskStatus } from "../tasks/status.js";
-import type { DB, TaskRow } from "./schema.js";
+import { precompiled } from "./precompiled.js";
+import { type DB, TASK_COLUMNS, type TaskRow } from "./schema.js";
 
 export type { TaskRow };
 
@@ -29,8 +30,13 @@ export interface NewTask {
   ownerId?: string;
 }
 
+const findTaskStatement = precompiled(["id"], (db: Kysely<DB>, p: { id: string }) =>
+  db.selectFrom("tasks").select(TASK_COLUMNS).where("id", "=", p.id),
+);
+
 export async function findTask(db: Kysely<DB>, id: string): Promise<TaskRow | undefined> {
-  return db.selectFrom("tasks").selectAll().where("id", "=", id).executeTakeFirst();
+  const [row] = await findTaskStatement(db, { id });
+  return row;
 }
 
 export async function taskExists(db: Kysely<DB>, id: string): Promise<boolean> {
@@ -38,204 +44,19 @@ export async function taskExists(db: Kysely<DB>, id: string): Promise<boolean> {
   return row !== undefined;
 }
 
-/** pending → queued, only if still pending (a dispatcher may have been first). */
-export async function markQueued(db: Kysely<DB>, id: string): Promise<TaskRow | undefined> {
-  return db
+const markQueuedStatement = precompiled(["id"], (db: Kysely<DB>, p: { id: string }) =>
+  db
     .updateTable("tasks")
     .set({ status: "queued", queued_at: sql<Date>`now()` })
-    .where("id", "=", id)
+    .where("id", "=", p.id)
     .where("status", "=", "pending")
-    .returningAll()
-    .executeTakeFirst();
-}
+    .returning(TASK_COLUMNS),
+);
 
-/**
- * The claim: queued → running and a new attempt row, in one statement. A
- * worker that gets nothing back lost the race, or the task is not queued (or
- * waited past its queue TTL); {@link TaskRunner} looks at why.
- */
-export async function claimTask(
-  db: Kysely<DB>,
-  id: string,
-  workerId: string,
-): Promise<TaskRow | undefined> {
-  return db
-    .with("claimed", (qb) =>
-      qb
-        .updateTable("tasks")
-        .set((eb) => ({
-          status: "running",
-          started_at: sql<Date>`now()`,
-          attempts: eb("attempts", "+", 1),
-        }))
-        .where("id", "=", id)
-        .where("status", "=", "queued")
-        .where(
-          sql<boolean>`(queue_ttl_ms is null or queued_at + queue_ttl_ms * interval '1 millisecond' >= now())`,
-        )
-        .returningAll(),
-    )
-    .with("attempt", (qb) =>
-      qb
-        .insertInto("task_attempts")
-        .columns(["task_id", "attempt", "worker_id"])
-        .expression((eb) =>
-          eb
-            .selectFrom("claimed")
-            .select([
-              "claimed.id",
-              "claimed.attempts",
-              sql<string>`${workerId}::text`.as("worker_id"),
-            ]),
-        ),
-    )
-    .selectFrom("claimed")
-    .selectAll()
-    .executeTakeFirst();
-}
-
-/** What one attempt measured, whatever its end. */
-export interface AttemptMeasures {
-  taskId: string;
-  attempt: number;
-  latencyMs: number;
-  ttftMs: number | undefined;
-  promptTokens: number | undefined;
-  completionTokens: number | undefined;
-  provider: string | undefined;
-}
-
-export interface TaskFailure {
-  code: string;
-  message: string;
-  httpStatus: number | undefined;
-}
-
-/**
- * How the attempt ends for the task: its next status and what to store.
- * `queued` (a retry) becomes `cancelled` instead when a cancel was asked
- * for meanwhile, in the same statement, so a cancel never loses to a retry.
- */
-export type AttemptEnd =
-  | {
-      status: "completed";
-      output: string;
-      totalTokens: number | undefined;
-      responseModel: string;
-      costUsd: number | undefined;
-    }
-  | { status: "failed"; error: TaskFailure }
-  | { status: "queued"; error: TaskFailure; attemptOutcome: "failed" | "cancelled" }
-  | { status: "cancelled"; output: string; error: TaskFailure };
-
-/**
- * Ends the running attempt `measures.attempt` of a task: the task moves on
- * (guarded: only if it is still running that attempt, so a worker that lost
- * its lock cannot overwrite the result of the one that took over) and the
- * attempt row is closed, in one statement.
- */
-export async function endAttempt(
-  db: Kysely<DB>,
-  measures: AttemptMeasures,
-  end: AttemptEnd,
-): Promise<TaskRow | undefined> {
-  const common = {
-    latency_ms: measures.latencyMs,
-    ttft_ms: measures.ttftMs ?? null,
-    provider: measures.provider ?? null,
-  };
-  const failure = end.status === "completed" ? undefined : end.error;
-  const taskSet = (() => {
-    switch (end.status) {
-      case "completed":
-        return {
-          ...common,
-          status: sql<TaskStatus>`'completed'`,
-          completed_at: sql<Date>`now()`,
-          output: end.output,
-          prompt_tokens: measures.promptTokens ?? null,
-          completion_tokens: measures.completionTokens ?? null,
-          total_tokens: end.totalTokens ?? null,
-          response_model: end.responseModel,
-          cost_usd: end.costUsd === undefined ? null : String(end.costUsd),
-          error_code: null,
-          error_message: null,
-          error_http_status: null,
-        };
-      case "failed":
-        return {
-          ...common,
-          ...errorColumns(end.error),
-          status: sql<TaskStatus>`'failed'`,
-          completed_at: sql<Date>`now()`,
-        };
-      case "cancelled":
-        return {
-          ...common,
-          ...errorColumns(end.error),
-          status: sql<TaskStatus>`'cancelled'`,
-          completed_at: sql<Date>`now()`,
-          output: end.output,
-          completion_tokens: measures.completionTokens ?? null,
-        };
-      case "queued":
-        return {
-          ...common,
-          ...errorColumns(end.error),
-          status: sql<TaskStatus>`case when cancel_requested_at is null then 'queued'::task_status else 'cancelled'::task_status end`,
-          queued_at: sql<Date>`now()`,
-          completed_at: sql<Date | null>`case when cancel_requested_at is null then null else now() end`,
-        };
-    }
-  })();
-  const attemptOutcome =
-    end.status === "completed"
-      ? "succeeded"
-      : end.status === "queued"
-        ? end.attemptOutcome
-        : end.status === "cancelled"
-          ? "cancelled"
-          : "failed";
-  return db
-    .with("done", (qb) =>
-      qb
-        .updateTable("tasks")
-        .set(taskSet)
-        .where("id", "=", measures.taskId)
-        .where("status", "=", "running")
-        .where("attempts", "=", measures.attempt)
-        .returningAll(),
-    )
-    .with("attempt", (qb) =>
-      qb
-        .updateTable("task_attempts")
-        .set({
-          finished_at: sql<Date>`now()`,
-          outcome: attemptOutcome,
-          latency_ms: measures.latencyMs,
-          ttft_ms: measures.ttftMs ?? null,
-          prompt_tokens: measures.promptTokens ?? null,
-          completion_tokens: measures.completionTokens ?? null,
-          error_code: failure?.code ?? null,
-          error_message: failure?.message ?? null,
-          http_status: failure?.httpStatus ?? null,
-        })
-        .where("task_id", "=", measures.taskId)
-        .where("attempt", "=", measures.attempt)
-        .where("outcome", "=", "running")
-        .where(({ exists, selectFrom }) => exists(selectFrom("done").select("done.id"))),
-    )
-    .selectFrom("done")
-    .selectAll()
-    .executeTakeFirst();
-}
-
-function errorColumns(error: TaskFailure) {
-  return {
-    error_code: error.code,
-    error_message: error.message,
-    error_http_status: error.httpStatus ?? null,
-  };
+/** pending → queued, only if still pending (a dispatcher may have been first). */
+export async function markQueued(db: Kysely<DB>, id: string): Promise<TaskRow | undefined> {
+  const [row] = await markQueuedStatement(db, { id });
+  return row;
 }
 
 /**
@@ -268,7 +89,7 @@ export async function releaseLostTask(db: Kysely<DB>, id: string): Promise<TaskR
         })
         .where("id", "=", id)
         .where("status", "=", "running")
-        .returningAll(),
+        .returning(TASK_COLUMNS),
     )
     .with("attempt", (qb) =>
       qb
@@ -283,7 +104,7 @@ export async function releaseLostTask(db: Kysely<DB>, id: string): Promise<TaskR
         .where("outcome", "=", "running"),
     )
     .selectFrom("done")
-    .selectAll()
+    .select(TASK_COLUMNS)
     .executeTakeFirst();
 }
 
@@ -301,7 +122,7 @@ export async function expireQueuedTask(db: Kysely<DB>, id: string): Promise<Task
     .where("id", "=", id)
     .where("status", "=", "queued")
     .where(sql<boolean>`queued_at + queue_ttl_ms * interval '1 millisecond' < now()`)
-    .returningAll()
+    .returning(TASK_COLUMNS)
     .executeTakeFirst();
 }
 
@@ -318,7 +139,7 @@ export async function cancelWaitingTask(db: Kysely<DB>, id: string): Promise<Tas
     })
     .where("id", "=", id)
     .where("status", "in", ["pending", "queued"])
-    .returningAll()
+    .returning(TASK_COLUMNS)
     .executeTakeFirst();
 }
 
@@ -329,7 +150,7 @@ export async function requestCancel(db: Kysely<DB>, id: string): Promise<TaskRow
     .set({ cancel_requested_at: sql<Date>`coalesce(cancel_requested_at, now())` })
     .where("id", "=", id)
     .where("status", "=", "running")
-    .returningAll()
+    .returning(TASK_COLUMNS)
     .executeTakeFirst();
 }
 
@@ -432,7 +253,7 @@ function whereMatches<O>(
  * Priority and status order by their enums' declared order.
  */
 export async function listTasks(db: Kysely<DB>, filter: TaskListFilter): Promise<TaskRow[]> {
-  let query = whereMatches(db.selectFrom("tasks").selectAll(), filter);
+  let query = whereMatches(db.selectFrom("tasks").select(TASK_COLUMNS), filter);
   if (filter.statuses.length > 0) query = query.where("status", "in", filter.statuses);
   const after = filter.after;
   switch (filter.sort) {
