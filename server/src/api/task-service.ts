@@ -164,7 +164,7 @@ export class TaskServiceHandler implements ServiceImpl<typeof TaskService> {
   async listTasks(req: ListTasksRequest, ctx: HandlerContext) {
     const filter = { ...parseListTasks(req), ownerId: visibleOwner(ctx) };
     const { rows, counts, next } = await this.tasks.list(filter, {
-      withCounts: req.pageToken === "",
+      withCounts: req.includeStatusCounts,
     });
     return create(ListTasksResponseSchema, {
       tasks: rows.map(taskToProto),

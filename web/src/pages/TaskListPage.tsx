@@ -195,7 +195,7 @@ function useStatusCounts(
 ): ReadonlyMap<TaskStatus, number> | undefined {
   const query = useQuery(
     TaskService.method.listTasks,
-    { ...request, statuses: [], pageSize: 1 },
+    { ...request, statuses: [], pageSize: 1, includeStatusCounts: true },
     { placeholderData: keepPreviousData, refetchInterval: polling ? POLL_INTERVAL_MS : false },
   );
   const { refetch } = query;
