@@ -9,6 +9,7 @@ const api = process.env.PROMPTLINE_API ?? "http://127.0.0.1:8080";
 const proxy = {
   "/promptline.v1.": { target: api, changeOrigin: true },
   "/healthz": { target: api, changeOrigin: true },
+  "/readyz": { target: api, changeOrigin: true },
 };
 
 export default defineConfig({

@@ -226,8 +226,29 @@ describe("losing the server", { timeout: 90_000 }, () => {
     await expectNoSeriousA11yViolations(page, "the server-lost banner");
     await screenshot(page, "server-lost");
 
+    // A page opened meanwhile says what failed and what to do, in words.
+    await page
+      .getByTestId("task-row")
+      .filter({ hasText: "seen before the outage" })
+      .getByRole("link")
+      .first()
+      .click();
+    const notice = page.getByRole("alert").filter({ hasText: "Couldn't load this task" });
+    await notice.waitFor({ timeout: 30_000 });
+    expect(await notice.textContent()).toContain("the page retries by itself");
+    for (const scheme of ["light", "dark"] as const) {
+      await page.emulateMedia({ colorScheme: scheme });
+      await page.locator(`html[data-theme="${scheme}"]`).waitFor({ state: "attached" });
+      expect(await notice.count(), "the notice stays while the server is away").toBe(1);
+      await expectNoSeriousA11yViolations(page, `a failed load's notice (${scheme})`);
+      await screenshot(page, `server-lost-task-${scheme}`);
+    }
+
+    // Back: the banner goes, and the task loads without anyone clicking.
     await proxy.restore();
     await banner.waitFor({ state: "detached", timeout: 30_000 });
+    await page.getByTestId("task-status").waitFor({ timeout: 30_000 });
+    expect(await notice.count()).toBe(0);
     await screenshot(page, "server-back");
   });
 });

@@ -4,18 +4,23 @@ import { Button } from "./Button";
 
 const RECHECK_MS = 5000;
 
-/** Asks again: the queries on screen if there are any, else the server's health check. */
+/**
+ * Asks the server's readiness check (PostgreSQL and Redis answer too) and,
+ * only once it passes, the queries on screen. Refetching a query that never
+ * loaded puts it back to loading, so doing that blindly every few seconds
+ * would swap a page's error notice for a skeleton and back throughout an
+ * outage.
+ */
 async function recheck(): Promise<void> {
-  if (queryClient.getQueryCache().findAll({ type: "active" }).length > 0) {
-    await queryClient.refetchQueries({ type: "active" });
-    return;
-  }
   try {
-    const res = await fetch("/healthz", { cache: "no-store" });
-    if (res.ok) connection.report();
+    const res = await fetch("/readyz", { cache: "no-store" });
+    if (!res.ok) return;
   } catch {
     // Still unreachable; the next recheck tries again.
+    return;
   }
+  connection.report();
+  await queryClient.refetchQueries({ type: "active" });
 }
 
 /**
