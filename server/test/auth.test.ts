@@ -11,6 +11,7 @@ import {
   TaskService,
   TaskStatus,
   UserRole,
+  WatchTasksResponse_Change,
 } from "@promptline/proto";
 import { pino } from "pino";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -292,6 +293,31 @@ describe("keys mode: ownership", () => {
     controller.abort();
     expect(seen).toContain(bobs);
     expect(seen).not.toContain(alices);
+  });
+
+  it("WatchTasks tells a member of their own deletions only", async () => {
+    const alice = tasksAs(keys.alice);
+    const bob = tasksAs(keys.bob);
+    const alices = (await alice.createTask({ prompt: "to delete", model: ECHO })).task?.id ?? "";
+    const bobs = (await bob.createTask({ prompt: "to delete", model: ECHO })).task?.id ?? "";
+    await settled(alice, alices);
+    await settled(bob, bobs);
+    const controller = new AbortController();
+    const iterator = bob.watchTasks({}, { signal: controller.signal })[Symbol.asyncIterator]();
+    await iterator.next(); // the first heartbeat: the stream is live
+    await alice.deleteTask({ id: alices });
+    await bob.deleteTask({ id: bobs });
+    const deleted: string[] = [];
+    for (;;) {
+      const next = await iterator.next();
+      if (next.done === true) break;
+      if (next.value.change === WatchTasksResponse_Change.DELETED) {
+        deleted.push(next.value.task?.id ?? "");
+        if (next.value.task?.id === bobs) break;
+      }
+    }
+    controller.abort();
+    expect(deleted).toEqual([bobs]);
   });
 
   it("idempotency keys are per user: the same key does not return another user's task", async () => {

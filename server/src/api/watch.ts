@@ -162,6 +162,8 @@ export class WatchHandlers {
   ): Promise<WatchTasksResponse | undefined> {
     if (event.kind === "output") return undefined;
     if (event.kind === "deleted") {
+      // Another user's deletion is none of a member's business (not even its id).
+      if (filter.ownerId !== undefined && event.ownerId !== filter.ownerId) return undefined;
       return create(WatchTasksResponseSchema, {
         change: WatchTasksResponse_Change.DELETED,
         task: { id: event.id },

@@ -155,14 +155,14 @@ export async function deleteTaskIn(
   db: Kysely<DB>,
   id: string,
   from: readonly TaskStatus[],
-): Promise<boolean> {
+): Promise<{ id: string; ownerId: string } | undefined> {
   const deleted = await db
     .deleteFrom("tasks")
     .where("id", "=", id)
     .where("status", "in", from)
-    .returning("id")
+    .returning(["id", "owner_id"])
     .executeTakeFirst();
-  return deleted !== undefined;
+  return deleted === undefined ? undefined : { id: deleted.id, ownerId: deleted.owner_id };
 }
 
 /** Every attempt of a task, oldest first. */

@@ -8,7 +8,7 @@ import { decodeMessage, eventsChannel } from "./messages.js";
 /** What a watcher receives, in the order the process learned it. */
 export type FeedEvent =
   | { kind: "task"; row: TaskRow; change: "created" | "updated"; publishedAt: number }
-  | { kind: "deleted"; id: string; publishedAt: number }
+  | { kind: "deleted"; id: string; ownerId: string | undefined; publishedAt: number }
   | {
       kind: "output";
       id: string;
@@ -153,7 +153,12 @@ export class TaskFeed {
       return;
     }
     if (message.c === "d") {
-      const event: FeedEvent = { kind: "deleted", id: message.id, publishedAt: message.at };
+      const event: FeedEvent = {
+        kind: "deleted",
+        id: message.id,
+        ownerId: message.o,
+        publishedAt: message.at,
+      };
       for (const queue of this.#byTask.get(message.id) ?? []) queue.push(event);
       for (const queue of this.#all) queue.push(event);
       return;

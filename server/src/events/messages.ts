@@ -14,6 +14,8 @@ export type TaskEventMessage =
       c: "c" | "u" | "d";
       /** Publish time (ms since epoch), for latency measurement. */
       at: number;
+      /** A deletion's task owner: the row is gone, so watchers cannot read it. */
+      o?: string;
     }
   | {
       k: "o";
@@ -41,7 +43,14 @@ export function decodeMessage(raw: string): TaskEventMessage | undefined {
   const m = value as Record<string, unknown>;
   if (typeof m.id !== "string" || typeof m.at !== "number") return undefined;
   if (m.k === "s" && typeof m.seq === "number" && (m.c === "c" || m.c === "u" || m.c === "d")) {
-    return { k: "s", id: m.id, seq: m.seq, c: m.c, at: m.at };
+    return {
+      k: "s",
+      id: m.id,
+      seq: m.seq,
+      c: m.c,
+      at: m.at,
+      ...(typeof m.o === "string" ? { o: m.o } : {}),
+    };
   }
   if (
     m.k === "o" &&

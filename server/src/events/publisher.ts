@@ -16,7 +16,8 @@ export interface ChangedTask {
 export interface TaskNotifier {
   created(tasks: readonly ChangedTask[]): void;
   changed(tasks: readonly (ChangedTask | undefined)[]): void;
-  deleted(ids: readonly string[]): void;
+  /** With each task's owner, so a member's list stream hears of their own deletions only. */
+  deleted(tasks: readonly { id: string; ownerId: string }[]): void;
   /** A writer for the output of one attempt, batching deltas. */
   output(taskId: string, attempt: number): OutputWriter;
 }
@@ -70,11 +71,15 @@ export class RedisTaskNotifier implements TaskNotifier {
     this.#publishStatus(tasks, "u");
   }
 
-  deleted(ids: readonly string[]): void {
-    this.#publishStatus(
-      ids.map((id) => ({ id, seq: Number.MAX_SAFE_INTEGER })),
-      "d",
+  deleted(tasks: readonly { id: string; ownerId: string }[]): void {
+    const at = Date.now();
+    const messages = tasks.map(({ id, ownerId }) =>
+      encodeMessage({ k: "s", id, seq: Number.MAX_SAFE_INTEGER, c: "d", at, o: ownerId }),
     );
+    if (messages.length === 0) return;
+    void this.#send((pipeline) => {
+      for (const message of messages) pipeline.publish(this.#channel, message);
+    });
   }
 
   #publishStatus(tasks: readonly (ChangedTask | undefined)[], change: "c" | "u" | "d"): void {

@@ -209,8 +209,8 @@ export class TaskLifecycle {
   }
 
   /**
-   * One page of a list, the cursor of the next one, and (for a first page)
-   * the counts per status that the list's status chips show.
+   * One page of a list, the cursor of the next one, and (when asked) the
+   * counts per status that the list's status chips show.
    */
   async list(filter: TaskListFilter, options: { withCounts: boolean }): Promise<TaskListPage> {
     // One extra row tells whether another page exists without a count query.
@@ -260,14 +260,18 @@ export class TaskLifecycle {
    * children stay; their parent_task_id becomes null.
    */
   async delete(id: string): Promise<void> {
-    if (await deleteTaskIn(this.#db, id, TERMINAL_STATUSES)) {
-      this.#notifier.deleted([id]);
+    const deleted = await deleteTaskIn(this.#db, id, TERMINAL_STATUSES);
+    if (deleted !== undefined) {
+      this.#notifier.deleted([deleted]);
       return;
     }
     const current = await this.get(id);
     // It finished between the two statements: one more try settles it.
-    if (isTerminal(current.status) && (await deleteTaskIn(this.#db, id, TERMINAL_STATUSES))) {
-      this.#notifier.deleted([id]);
+    const retried = isTerminal(current.status)
+      ? await deleteTaskIn(this.#db, id, TERMINAL_STATUSES)
+      : undefined;
+    if (retried !== undefined) {
+      this.#notifier.deleted([retried]);
       return;
     }
     throw new TaskStateError(
