@@ -1,6 +1,13 @@
 import { Code, ConnectError } from "@connectrpc/connect";
 import { describe, expect, it } from "vitest";
-import { codeName, describeError, isRetryable, isUnreachable, parseFieldErrors } from "./errors";
+import {
+  codeName,
+  describeError,
+  isChunkLoadError,
+  isRetryable,
+  isUnreachable,
+  parseFieldErrors,
+} from "./errors";
 
 const FIELDS = ["name", "prompt", "system_prompt", "max_tokens", "stop", "temperature"] as const;
 
@@ -122,5 +129,20 @@ describe("parseFieldErrors", () => {
       other: [],
     });
     expect(parseFieldErrors(new Error("prompt: x"), FIELDS).fields).toEqual({});
+  });
+});
+
+describe("isChunkLoadError", () => {
+  it("recognises every browser's words for a page's code that did not load", () => {
+    for (const message of [
+      "Failed to fetch dynamically imported module: http://x/assets/DashboardPage-1.js",
+      "error loading dynamically imported module: http://x/assets/DashboardPage-1.js",
+      "Importing a module script failed.",
+      "Unable to preload CSS for http://x/assets/DashboardPage-1.css",
+    ]) {
+      expect(isChunkLoadError(new TypeError(message)), message).toBe(true);
+    }
+    expect(isChunkLoadError(new TypeError("Cannot read properties of undefined"))).toBe(false);
+    expect(isChunkLoadError("Failed to fetch dynamically imported module")).toBe(false);
   });
 });

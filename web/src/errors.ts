@@ -186,3 +186,20 @@ export function fieldForPath<F extends string>(
   }
   return undefined;
 }
+
+/**
+ * True for a page's code failing to load (a lazy route's chunk or its CSS):
+ * the server was unreachable, or a new version was deployed and the old file
+ * is gone. Browsers word it differently (Chromium "Failed to fetch
+ * dynamically imported module", Firefox "error loading dynamically imported
+ * module", Safari "Importing a module script failed"), and Vite's preloader
+ * fails first when the chunk has CSS ("Unable to preload CSS for …").
+ */
+export function isChunkLoadError(err: unknown): boolean {
+  return (
+    err instanceof Error &&
+    /dynamically imported module|importing a module script failed|unable to preload css/i.test(
+      err.message,
+    )
+  );
+}

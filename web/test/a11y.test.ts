@@ -251,4 +251,22 @@ describe("losing the server", { timeout: 90_000 }, () => {
     expect(await notice.count()).toBe(0);
     await screenshot(page, "server-back");
   });
+
+  it("says a page's code could not be loaded, not that the app is broken, and reloads", async () => {
+    await page.goto(`http://127.0.0.1:${proxy.port}/`);
+    await page.getByRole("heading", { name: "Tasks", level: 1 }).waitFor();
+    await proxy.cut();
+    try {
+      // The dashboard is its own chunk, not fetched yet.
+      await page.getByRole("link", { name: "Dashboard" }).click();
+      await page.getByRole("heading", { name: "This page couldn't be loaded" }).waitFor();
+      expect(await page.getByText("Something broke").count()).toBe(0);
+      await expectNoSeriousA11yViolations(page, "a page whose code did not load");
+      await screenshot(page, "page-not-loaded");
+    } finally {
+      await proxy.restore();
+    }
+    await page.getByRole("button", { name: "Reload" }).click();
+    await page.getByRole("heading", { name: "Dashboard", level: 1 }).waitFor();
+  });
 });

@@ -1,4 +1,6 @@
 import { useRouteError } from "react-router";
+import { Button } from "../components/Button";
+import { isChunkLoadError } from "../errors";
 
 /**
  * Shown instead of a page that threw while rendering, so a bug in one page
@@ -6,6 +8,7 @@ import { useRouteError } from "react-router";
  */
 export function CrashPage() {
   const error = useRouteError();
+  if (isChunkLoadError(error)) return <NotLoaded />;
   const message = error instanceof Error ? error.message : String(error);
   return (
     <div role="alert" className="mx-auto max-w-lg py-12 text-center">
@@ -21,6 +24,23 @@ export function CrashPage() {
       <a href="/" className="mt-6 inline-block text-sm font-medium text-accent-text underline">
         Back to all tasks
       </a>
+    </div>
+  );
+}
+
+/** A page whose code could not be fetched: not a bug, and a reload is the cure. */
+function NotLoaded() {
+  return (
+    <div role="alert" className="mx-auto max-w-lg py-12 text-center">
+      <title>Page not loaded · Promptline</title>
+      <h1 className="text-2xl font-semibold tracking-tight">This page couldn't be loaded</h1>
+      <p className="mt-2 text-sm text-fg-muted">
+        The Promptline server didn't send this page's code: it may be unreachable, or a new version
+        was just deployed. Reload once the server is back.
+      </p>
+      <Button variant="primary" className="mt-6" onClick={() => window.location.reload()}>
+        Reload
+      </Button>
     </div>
   );
 }
