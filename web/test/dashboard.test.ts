@@ -90,6 +90,14 @@ describe("dashboard in Chromium", { timeout: 60_000 }, () => {
     await checkPageInBothThemes(page, "dashboard", () =>
       page.getByTestId("chart-latency").locator("canvas").first().waitFor(),
     );
+
+    // A count opens the task list filtered by its status.
+    await count(page, "failed").click();
+    await page.waitForURL(/\/\?status=failed$/);
+    await page.getByTestId("task-row").first().waitFor();
+    const rows = await page.getByTestId("task-row").allTextContents();
+    expect(rows).toHaveLength(1);
+    expect(rows[0]).toContain("failed");
   });
 
   it("fits a phone's width with nothing cut off", async () => {
