@@ -74,6 +74,8 @@ describe("sign-in in Chromium (AUTH_MODE=keys)", () => {
     await page.getByRole("button", { name: "Sign in" }).click();
     await page.waitForURL(`${app.url}/tasks/new`);
     await expect.poll(() => page.getByTestId("account").textContent()).toContain(alice.name);
+    // The dashboard counts every user's tasks (admin-only RPCs): no link for a member.
+    expect(await page.getByRole("link", { name: "Dashboard" }).count()).toBe(0);
     expect(await page.evaluate(() => localStorage.getItem("promptline.apiKey"))).toBe(alice.key);
 
     await page.getByRole("button", { name: "Sign out" }).click();
@@ -179,6 +181,7 @@ describe("local mode in Chromium", () => {
         /Local mode: no sign-in/,
       );
       expect(page.url()).toBe(`${local.url}/`);
+      await page.getByRole("link", { name: "Dashboard" }).waitFor();
       await checkPageInBothThemes(page, "local-mode-notice");
     } finally {
       await local.close();

@@ -1,5 +1,6 @@
 import { Link, NavLink, Outlet } from "react-router";
 import { AccountStatus, LocalModeNotice } from "../auth/AccountStatus";
+import { AdminOnly } from "../auth/AdminOnly";
 import { buttonClass } from "./Button";
 import { ConnectionBanner } from "./ConnectionBanner";
 import { ThemeToggle } from "./ThemeToggle";
@@ -40,9 +41,12 @@ export function Layout() {
             <NavLink to="/" end className={navLinkClass}>
               Tasks
             </NavLink>
-            <NavLink to="/dashboard" className={navLinkClass}>
-              Dashboard
-            </NavLink>
+            {/* Its counts cover every user's tasks: admin-only RPCs. */}
+            <AdminOnly>
+              <NavLink to="/dashboard" className={navLinkClass}>
+                Dashboard
+              </NavLink>
+            </AdminOnly>
             <NavLink to="/templates" className={navLinkClass}>
               Templates
             </NavLink>
