@@ -1,10 +1,11 @@
 import { create } from "@bufbuild/protobuf";
+import { timestampMs } from "@bufbuild/protobuf/wkt";
 import { Code, ConnectError } from "@connectrpc/connect";
 import { BatchCreateTasksRequestSchema, TaskPriority } from "@promptline/proto";
 import { describe, expect, it } from "vitest";
 import { batchRequest, batchServerErrors, detectFormat, parseBatch } from "./batchInput";
 
-const defaults = { model: "simulator/echo", priority: TaskPriority.NORMAL };
+const defaults = { model: "simulator/echo", priority: TaskPriority.NORMAL, runAt: "" };
 
 describe("parseBatch", () => {
   it("reads one prompt per non-blank line", () => {
@@ -65,6 +66,45 @@ describe("parseBatch", () => {
   it("refuses more tasks than one batch holds", () => {
     const text = Array.from({ length: 101 }, (_, i) => `p${i}`).join("\n");
     expect(parseBatch(text, "lines").problems[0]).toMatch(/at most 100 tasks; this has 101/);
+  });
+});
+
+describe("run_at", () => {
+  const now = new Date(2026, 10, 24, 12, 0).getTime();
+
+  it("schedules a row by its run_at, else by the form's choice, else now", () => {
+    const { rows } = parseBatch(
+      "prompt,run_at\na,2026-11-25T09:00\nb,\nc,2026-11-26T13:00:00Z",
+      "csv",
+      now,
+    );
+    expect(rows.map((r) => r.error)).toEqual([undefined, undefined, undefined]);
+    const req = create(
+      BatchCreateTasksRequestSchema,
+      batchRequest(rows, { ...defaults, runAt: "2026-11-24T18:00" }),
+    );
+    expect(
+      req.tasks.map((t) => (t.runAt === undefined ? undefined : timestampMs(t.runAt))),
+    ).toEqual([
+      new Date(2026, 10, 25, 9, 0).getTime(),
+      new Date(2026, 10, 24, 18, 0).getTime(),
+      Date.UTC(2026, 10, 26, 13, 0),
+    ]);
+    expect(
+      create(BatchCreateTasksRequestSchema, batchRequest(rows.slice(1, 2), defaults)).tasks[0]
+        ?.runAt,
+    ).toBeUndefined();
+  });
+
+  it("refuses a run_at that is not a time, has passed, or is too far ahead", () => {
+    const { rows } = parseBatch(
+      '{"prompt": "a", "run_at": "tomorrow"}\n{"prompt": "b", "run_at": "2026-11-01T00:00"}\n{"prompt": "c", "run_at": "2027-06-01T00:00"}',
+      "jsonl",
+      now,
+    );
+    expect(rows[0]?.error).toMatch(/run_at "tomorrow": Pick a date and a time/);
+    expect(rows[1]?.error).toMatch(/has passed/);
+    expect(rows[2]?.error).toMatch(/30 days/);
   });
 });
 

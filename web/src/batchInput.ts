@@ -1,4 +1,5 @@
 import type { MessageInitShape } from "@bufbuild/protobuf";
+import { timestampFromMs } from "@bufbuild/protobuf/wkt";
 import type {
   BatchCreateTasksRequestSchema,
   CreateTaskRequestSchema,
@@ -7,6 +8,7 @@ import type {
 import Papa from "papaparse";
 import { fieldErrorParts } from "./errors";
 import { PRIORITIES, priorityLabel } from "./format";
+import { runAtError } from "./taskDraft";
 
 /** How pasted or uploaded batch input is read. */
 export type BatchFormat = "lines" | "csv" | "jsonl";
@@ -30,6 +32,8 @@ export interface BatchRow {
   maxTokens: number | undefined;
   /** Values for `{{vars.<name>}}`: a CSV's other columns, or JSONL's `vars`. */
   vars: Record<string, string>;
+  /** When to run, as written (ISO 8601, or `YYYY-MM-DDTHH:MM` local time); "" = the form's choice. */
+  runAt: string;
   /** Why this row can't be sent, if it can't. */
   error: string | undefined;
 }
@@ -50,6 +54,7 @@ const COLUMNS = new Set([
   "temperature",
   "top_p",
   "max_tokens",
+  "run_at",
 ]);
 
 /** The format a file's name says, else a guess from its text. */
@@ -68,9 +73,14 @@ export function detectFormat(text: string, fileName = ""): BatchFormat {
  * `{{vars.<column>}}`); or JSON Lines with the same keys and `vars` as an
  * object. Problems are reported per row, so a preview can point at them.
  */
-export function parseBatch(text: string, format: BatchFormat): ParsedBatch {
+export function parseBatch(text: string, format: BatchFormat, now = Date.now()): ParsedBatch {
+  const row = rowReader(now);
   const parsed =
-    format === "lines" ? parseLines(text) : format === "csv" ? parseCsv(text) : parseJsonl(text);
+    format === "lines"
+      ? parseLines(text, row)
+      : format === "csv"
+        ? parseCsv(text, row)
+        : parseJsonl(text, row);
   if (parsed.rows.length > BATCH_MAX) {
     parsed.problems.push(
       `A batch holds at most ${BATCH_MAX} tasks; this has ${parsed.rows.length}. Split it into parts of ${BATCH_MAX}.`,
@@ -79,7 +89,13 @@ export function parseBatch(text: string, format: BatchFormat): ParsedBatch {
   return parsed;
 }
 
-function parseLines(text: string): ParsedBatch {
+type RowReader = (
+  source: number,
+  input: Partial<Record<string, string>>,
+  vars?: Record<string, string>,
+) => BatchRow;
+
+function parseLines(text: string, row: RowReader): ParsedBatch {
   const rows: BatchRow[] = [];
   text.split(/\r?\n/).forEach((line, i) => {
     if (line.trim() !== "") rows.push(row(i + 1, { prompt: line.trim() }));
@@ -87,7 +103,7 @@ function parseLines(text: string): ParsedBatch {
   return { rows, problems: [] };
 }
 
-function parseCsv(text: string): ParsedBatch {
+function parseCsv(text: string, row: RowReader): ParsedBatch {
   const result = Papa.parse<Record<string, string>>(text, {
     header: true,
     skipEmptyLines: "greedy",
@@ -117,7 +133,7 @@ function parseCsv(text: string): ParsedBatch {
   return { rows, problems };
 }
 
-function parseJsonl(text: string): ParsedBatch {
+function parseJsonl(text: string, row: RowReader): ParsedBatch {
   const rows: BatchRow[] = [];
   const problems: string[] = [];
   text.split(/\r?\n/).forEach((line, i) => {
@@ -154,56 +170,61 @@ function parseJsonl(text: string): ParsedBatch {
   return { rows, problems };
 }
 
-function row(
-  source: number,
-  input: Partial<Record<string, string>>,
-  vars: Record<string, string> = {},
-): BatchRow {
-  const errors: string[] = [];
-  const text = (key: string) => (input[key] ?? "").trim();
-  const number = (key: string, integer: boolean) => {
-    const raw = text(key);
-    if (raw === "") return undefined;
-    const n = Number(raw);
-    if (!Number.isFinite(n) || (integer && !Number.isInteger(n))) {
-      errors.push(`${key} must be ${integer ? "a whole number" : "a number"}, not "${raw}".`);
-      return undefined;
+/** Reads one row's fields, checking them as of `now` (a run_at may not have passed). */
+const rowReader =
+  (now: number): RowReader =>
+  (source, input, vars = {}) => {
+    const errors: string[] = [];
+    const text = (key: string) => (input[key] ?? "").trim();
+    const number = (key: string, integer: boolean) => {
+      const raw = text(key);
+      if (raw === "") return undefined;
+      const n = Number(raw);
+      if (!Number.isFinite(n) || (integer && !Number.isInteger(n))) {
+        errors.push(`${key} must be ${integer ? "a whole number" : "a number"}, not "${raw}".`);
+        return undefined;
+      }
+      return n;
+    };
+    const prompt = input.prompt ?? "";
+    if (prompt.trim() === "") errors.push("The prompt is empty.");
+    let priority: TaskPriority | undefined;
+    const priorityText = text("priority").toLowerCase();
+    if (priorityText !== "") {
+      priority = PRIORITIES.find((p) => priorityLabel(p) === priorityText);
+      if (priority === undefined) {
+        errors.push(`priority must be low, normal, high or critical, not "${priorityText}".`);
+      }
     }
-    return n;
-  };
-  const prompt = input.prompt ?? "";
-  if (prompt.trim() === "") errors.push("The prompt is empty.");
-  let priority: TaskPriority | undefined;
-  const priorityText = text("priority").toLowerCase();
-  if (priorityText !== "") {
-    priority = PRIORITIES.find((p) => priorityLabel(p) === priorityText);
-    if (priority === undefined) {
-      errors.push(`priority must be low, normal, high or critical, not "${priorityText}".`);
+    const runAt = text("run_at");
+    const runAtProblem = runAtError(runAt, now);
+    if (runAtProblem !== undefined) errors.push(`run_at "${runAt}": ${runAtProblem}`);
+    for (const name of Object.keys(vars)) {
+      if (!VAR_NAME.test(name))
+        errors.push(`Variable "${name}" needs a name of letters, digits and _.`);
     }
-  }
-  for (const name of Object.keys(vars)) {
-    if (!VAR_NAME.test(name))
-      errors.push(`Variable "${name}" needs a name of letters, digits and _.`);
-  }
-  return {
-    source,
-    name: text("name"),
-    prompt,
-    model: text("model"),
-    priority,
-    systemPrompt: input.system_prompt ?? "",
-    temperature: number("temperature", false),
-    topP: number("top_p", false),
-    maxTokens: number("max_tokens", true),
-    vars,
-    error: errors.length > 0 ? errors.join(" ") : undefined,
+    return {
+      source,
+      name: text("name"),
+      prompt,
+      model: text("model"),
+      priority,
+      systemPrompt: input.system_prompt ?? "",
+      temperature: number("temperature", false),
+      topP: number("top_p", false),
+      maxTokens: number("max_tokens", true),
+      vars,
+      runAt,
+      error: errors.length > 0 ? errors.join(" ") : undefined,
+    };
   };
-}
 
 /** What a row leaves to the form. */
 export interface BatchDefaults {
   model: string;
   priority: TaskPriority;
+  /** When to run rows without a run_at, as the schedule control holds it; "" = now. */
+  runAt: string;
 }
 
 /** The BatchCreateTasks request for rows without errors; a row's own model and priority win. */
@@ -225,9 +246,15 @@ export function batchRequest(
           ...(r.maxTokens !== undefined ? { maxTokens: r.maxTokens } : {}),
         },
         vars: r.vars,
+        ...runAtField(r.runAt !== "" ? r.runAt : defaults.runAt),
       }),
     ),
   };
+}
+
+// Without a zone, a time is read as the viewer's local time (as the schedule control's is).
+function runAtField(runAt: string) {
+  return runAt === "" ? {} : { runAt: timestampFromMs(new Date(runAt).getTime()) };
 }
 
 /**

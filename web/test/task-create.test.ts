@@ -114,7 +114,8 @@ describe("create form in Chromium", { timeout: 60_000 }, () => {
     await upload(
       `${header}\nOslo ${marker},"Weather in {{vars.city}}, today",high,Oslo\nLima ${marker},Weather in {{vars.city}},urgent,Lima`,
     );
-    expect(await page.getByLabel("Format").inputValue()).toBe("csv");
+    // The file is read asynchronously.
+    await expect.poll(() => page.getByLabel("Format").inputValue()).toBe("csv");
     await expect
       .poll(() => page.getByTestId("batch-summary").textContent())
       .toBe("2 tasks · 1 with a problem to fix first");
@@ -155,5 +156,31 @@ describe("create form in Chromium", { timeout: 60_000 }, () => {
     expect(await bad.textContent()).toMatch(/model: /);
     await page.getByText("No task was created: fix the rows marked in the preview").waitFor();
     expect((await client.listTasks({ query: marker })).tasks).toHaveLength(0);
+  });
+
+  it("schedules a batch: the form's time for most rows, a run_at column for others", async () => {
+    const marker = `sched${Date.now()}`;
+    const own = Date.now() + 48 * 3_600_000;
+    const shared = Date.now() + 5 * 3_600_000;
+    await page.goto(`${app.url}/tasks/new?mode=batch`);
+    await page.getByLabel("Format").selectOption("csv");
+    await page
+      .getByLabel("Or paste them")
+      .fill(`name,prompt,run_at\nown ${marker},a,${localInput(own)}\nshared ${marker},b,`);
+    await page.getByLabel("Later").check();
+    await page.getByLabel("Run at").fill(localInput(shared));
+    await expect
+      .poll(() => page.getByTestId("batch-row").filter({ hasText: "runs" }).count())
+      .toBe(2);
+    await page.getByRole("button", { name: "Create 2 tasks" }).click();
+    await page.getByRole("heading", { name: "2 tasks created" }).waitFor();
+    const { tasks } = await client.listTasks({ query: marker });
+    const at = (name: string) => {
+      const t = tasks.find((x) => x.name === `${name} ${marker}`);
+      expect(t?.status).toBe(TaskStatus.PENDING);
+      return t?.runAt === undefined ? 0 : timestampMs(t.runAt);
+    };
+    expect(Math.abs(at("own") - own)).toBeLessThan(60_000);
+    expect(Math.abs(at("shared") - shared)).toBeLessThan(60_000);
   });
 });

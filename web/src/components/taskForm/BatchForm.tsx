@@ -12,11 +12,14 @@ import {
   parseBatch,
   rowPriorityLabel,
 } from "../../batchInput";
-import { PRIORITIES, priorityLabel, taskTitle } from "../../format";
+import { formatAbsolute, PRIORITIES, priorityLabel, taskTitle } from "../../format";
+import { runAtError } from "../../taskDraft";
 import { Button, buttonClass } from "../Button";
 import { ErrorNotice } from "../ErrorNotice";
 import { Field, inputClass } from "../Field";
+import { controlIds } from "./controls";
 import { ModelPicker } from "./ModelPicker";
+import { ScheduleField } from "./ScheduleField";
 
 const FORMATS: ReadonlyArray<{ format: BatchFormat; label: string }> = [
   { format: "lines", label: "One prompt per line" },
@@ -26,7 +29,7 @@ const FORMATS: ReadonlyArray<{ format: BatchFormat; label: string }> = [
 
 const formatHints: Record<BatchFormat, string> = {
   lines: "Each non-empty line becomes a task with that prompt.",
-  csv: 'Needs a "prompt" column; "name", "model", "priority", "system_prompt", "temperature", "top_p" and "max_tokens" are optional. Any other column is a variable: a "city" column fills {{vars.city}}.',
+  csv: 'Needs a "prompt" column; "name", "model", "priority", "system_prompt", "temperature", "top_p", "max_tokens" and "run_at" (e.g. 2026-12-01T09:00, your local time) are optional. Any other column is a variable: a "city" column fills {{vars.city}}.',
   jsonl:
     'One object per line: {"prompt": "…"}, with the same optional keys as a CSV and "vars": {"name": "value"}.',
 };
@@ -44,6 +47,8 @@ export function BatchForm() {
   const [fileName, setFileName] = useState("");
   const [model, setModel] = useState("");
   const [priority, setPriority] = useState<TaskPriority>(TaskPriority.NORMAL);
+  const [runAt, setRunAt] = useState("");
+  const [runAtProblem, setRunAtProblem] = useState<string | undefined>(undefined);
   const [created, setCreated] = useState<Task[] | undefined>(undefined);
   const [fileError, setFileError] = useState<string | undefined>(undefined);
 
@@ -103,7 +108,13 @@ export function BatchForm() {
       onSubmit={(e) => {
         e.preventDefault();
         if (!ready || createBatch.isPending) return;
-        createBatch.mutate(batchRequest(parsed.rows, { model: modelId, priority }));
+        const problem = runAtError(runAt, Date.now());
+        setRunAtProblem(problem);
+        if (problem !== undefined) {
+          document.getElementById(controlIds.run_at)?.focus();
+          return;
+        }
+        createBatch.mutate(batchRequest(parsed.rows, { model: modelId, priority, runAt }));
       }}
       className="grid gap-6 lg:grid-cols-[minmax(0,1fr)_24rem] lg:items-start"
     >
@@ -172,6 +183,7 @@ export function BatchForm() {
           serverErrors={server?.byRow}
           model={modelId}
           priority={priority}
+          runAt={runAt}
         />
       </div>
 
@@ -209,6 +221,15 @@ export function BatchForm() {
           </select>
           <p className="text-xs text-fg-subtle">For every row without its own priority.</p>
         </div>
+        <ScheduleField
+          value={runAt}
+          onChange={(v) => {
+            setRunAt(v);
+            setRunAtProblem(undefined);
+          }}
+          error={runAtProblem}
+        />
+        <p className="-mt-3 text-xs text-fg-subtle">For every row without its own run_at column.</p>
       </div>
 
       <div className="space-y-4 lg:col-span-2">
@@ -244,12 +265,14 @@ interface BatchPreviewProps {
   serverErrors: ReadonlyMap<number, string> | undefined;
   model: string;
   priority: TaskPriority;
+  /** The form's schedule, for rows without their own. */
+  runAt: string;
 }
 
 const th = "px-3 py-2 text-left text-xs font-medium text-fg-subtle";
 const td = "px-3 py-2 align-top text-sm";
 
-function BatchPreview({ parsed, serverErrors, model, priority }: BatchPreviewProps) {
+function BatchPreview({ parsed, serverErrors, model, priority, runAt }: BatchPreviewProps) {
   const { rows, problems } = parsed;
   const bad = rows.filter((r) => r.error !== undefined).length;
   if (rows.length === 0 && problems.length === 0) return null;
@@ -307,6 +330,11 @@ function BatchPreview({ parsed, serverErrors, model, priority }: BatchPreviewPro
                           {Object.entries(r.vars)
                             .map(([k, v]) => `${k}=${v}`)
                             .join(" · ")}
+                        </span>
+                      )}
+                      {error === undefined && (r.runAt !== "" || runAt !== "") && (
+                        <span className="block text-xs text-fg-subtle">
+                          runs {formatAbsolute(new Date(r.runAt !== "" ? r.runAt : runAt))}
                         </span>
                       )}
                       {error !== undefined && (
