@@ -100,6 +100,40 @@ describe("dashboard in Chromium", { timeout: 60_000 }, () => {
     expect(rows[0]).toContain("failed");
   });
 
+  it("is usable by keyboard: range, counts and tables each take focus with a visible ring", async () => {
+    await page.goto(`${app.url}/dashboard`);
+    await page.getByTestId("model-usage").waitFor();
+    const reached = new Set<string>();
+    for (let i = 0; i < 40 && reached.size < 4; i++) {
+      await page.keyboard.press("Tab");
+      const focus = await page.evaluate(() => {
+        const el = document.activeElement;
+        if (!(el instanceof HTMLElement)) return undefined;
+        const s = getComputedStyle(el);
+        return {
+          what:
+            el.tagName === "SELECT"
+              ? "range"
+              : (el.dataset.testid ?? el.getAttribute("aria-label") ?? ""),
+          ring: s.outlineStyle !== "none" && s.outlineWidth !== "0px",
+        };
+      });
+      if (focus === undefined) continue;
+      for (const [key, match] of [
+        ["range", /^range$/],
+        ["count", /^count-/],
+        ["usage table", /^Tokens and cost by model/],
+        ["workers table", /^Worker processes/],
+      ] as const) {
+        if (match.test(focus.what)) {
+          expect(focus.ring, `focus ring on ${key}`).toBe(true);
+          reached.add(key);
+        }
+      }
+    }
+    expect([...reached].sort()).toEqual(["count", "range", "usage table", "workers table"]);
+  });
+
   it("fits a phone's width with nothing cut off", async () => {
     await page.setViewportSize({ width: 375, height: 800 });
     await page.goto(`${app.url}/dashboard`);
