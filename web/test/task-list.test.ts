@@ -179,11 +179,18 @@ describe("task list in Chromium", { timeout: 60_000 }, () => {
     await page.getByLabel("Select four").check();
     const bar = page.getByTestId("bulk-bar");
     expect(await bar.textContent()).toContain("3 tasks selected");
+    const calls: string[] = [];
+    page.on("request", (r) => {
+      const method = /TaskService\/(\w+)$/.exec(r.url())?.[1];
+      if (method?.startsWith("Cancel")) calls.push(method);
+    });
     await page.getByRole("button", { name: "Cancel 2" }).click();
     const result = page.getByTestId("bulk-result");
     await result.waitFor();
     const text = await result.textContent();
     expect(text).toContain("1 task cancelled · 1 refused · 1 skipped");
+    // One call for the selection, not one per task.
+    expect(calls).toEqual(["CancelTasks"]);
     expect(text).toContain(`one ${marker}`);
     expect(text).toMatch(/only pending, queued or running tasks can be cancelled/);
     await screenshot(page, "task-list-bulk-result");

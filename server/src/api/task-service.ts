@@ -7,10 +7,14 @@ import {
   CancelChainResponseSchema,
   type CancelTaskRequest,
   CancelTaskResponseSchema,
+  type CancelTasksRequest,
+  CancelTasksResponseSchema,
   type CreateTaskRequest,
   CreateTaskResponseSchema,
   type DeleteTaskRequest,
   DeleteTaskResponseSchema,
+  type DeleteTasksRequest,
+  DeleteTasksResponseSchema,
   type GetTaskLineageRequest,
   GetTaskLineageResponseSchema,
   type GetTaskMetricsRequest,
@@ -27,12 +31,18 @@ import {
   RetryFromTaskResponseSchema,
   type RetryTaskRequest,
   RetryTaskResponseSchema,
+  type RetryTasksRequest,
+  RetryTasksResponseSchema,
+  type TaskActionResult,
+  TaskActionResultSchema,
   type TaskService,
   type WatchTaskRequest,
   type WatchTasksRequest,
 } from "@promptline/proto";
 import { ownerOf, visibleOwner } from "../auth/principal.js";
+import type { TaskRow } from "../db/tasks.js";
 import type { ProviderRegistry } from "../llm/providers.js";
+import { forEachTask, type TaskActionOutcome } from "../tasks/bulk.js";
 import type { TaskCanceller } from "../tasks/cancel.js";
 import type { ChainOperations } from "../tasks/chains.js";
 import type { TaskLifecycle } from "../tasks/lifecycle.js";
@@ -54,6 +64,7 @@ import {
   parseListTasks,
   parseRerun,
   parseTaskId,
+  parseTaskIds,
   parseTaskMetrics,
 } from "./validation.js";
 import type { WatchHandlers } from "./watch.js";
@@ -156,6 +167,24 @@ export class TaskServiceHandler implements ServiceImpl<typeof TaskService> {
     return create(RetryTaskResponseSchema, { task: taskToProto(task) });
   }
 
+  async cancelTasks(req: CancelTasksRequest) {
+    const outcomes = await forEachTask(parseTaskIds(req.ids), (id) => this.canceller.cancel(id));
+    return create(CancelTasksResponseSchema, { results: outcomes.map(actionResult) });
+  }
+
+  async retryTasks(req: RetryTasksRequest) {
+    const outcomes = await forEachTask(parseTaskIds(req.ids), (id) => this.tasks.retry(id));
+    return create(RetryTasksResponseSchema, { results: outcomes.map(actionResult) });
+  }
+
+  async deleteTasks(req: DeleteTasksRequest) {
+    const outcomes = await forEachTask(parseTaskIds(req.ids), async (id) => {
+      await this.tasks.delete(id);
+      return undefined;
+    });
+    return create(DeleteTasksResponseSchema, { results: outcomes.map(actionResult) });
+  }
+
   async deleteTask(req: DeleteTaskRequest) {
     await this.tasks.delete(parseTaskId(req.id));
     return create(DeleteTaskResponseSchema, {});
@@ -205,6 +234,21 @@ export class TaskServiceHandler implements ServiceImpl<typeof TaskService> {
     const workers = await this.ops.workers();
     return create(ListWorkersResponseSchema, { workers: workers.map(workerToProto) });
   }
+}
+
+/** A bulk outcome on the wire: the task after the action, or the code and reason it was refused. */
+function actionResult(outcome: TaskActionOutcome<TaskRow | undefined>): TaskActionResult {
+  if (!outcome.ok) {
+    return create(TaskActionResultSchema, {
+      id: outcome.id,
+      errorCode: outcome.code,
+      errorMessage: outcome.message,
+    });
+  }
+  return create(TaskActionResultSchema, {
+    id: outcome.id,
+    ...(outcome.value !== undefined ? { task: taskToProto(outcome.value) } : {}),
+  });
 }
 
 function requestId(ctx: HandlerContext): string {

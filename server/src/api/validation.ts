@@ -53,6 +53,7 @@ export const LIMITS = {
   runAtAheadMs: 30 * 24 * 3_600_000,
   idempotencyKeyChars: 200,
   batchTasks: 100,
+  bulkTasks: 100,
 } as const;
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
@@ -68,6 +69,22 @@ export function parseTaskId(value: string, field = "id"): string {
   if (value === "") fail(field, "is required");
   if (!UUID.test(value)) fail(field, "must be a task id (UUID)");
   return value.toLowerCase();
+}
+
+/** 1–100 distinct task ids (CancelTasks, RetryTasks, DeleteTasks), each named by its index. */
+export function parseTaskIds(ids: readonly string[]): string[] {
+  if (ids.length === 0) fail("ids", "must not be empty");
+  if (ids.length > LIMITS.bulkTasks) {
+    fail("ids", `must have at most ${LIMITS.bulkTasks} ids (got ${ids.length})`);
+  }
+  const seen = new Map<string, number>();
+  return ids.map((value, i) => {
+    const id = parseTaskId(value, `ids[${i}]`);
+    const first = seen.get(id);
+    if (first !== undefined) fail(`ids[${i}]`, `repeats ids[${first}]`);
+    seen.set(id, i);
+    return id;
+  });
 }
 
 function maxBytes(field: string, value: string, limit: number): void {

@@ -4,14 +4,14 @@ import { type Task, TaskService } from "@promptline/proto";
 import { useQueryClient } from "@tanstack/react-query";
 import { useState } from "react";
 import { Link } from "react-router";
-import { type BulkAction, type BulkOutcome, bulkTargets, runBounded } from "../../bulk";
-import { describeError } from "../../errors";
+import { type BulkAction, bulkTargets } from "../../bulk";
 import { taskTitle } from "../../format";
 import { Button } from "../Button";
 import { Dialog } from "../Dialog";
+import { ErrorNotice } from "../ErrorNotice";
 
-/** Calls in flight at once for a bulk action: quick, without flooding the server. */
-const BULK_CONCURRENCY = 4;
+/** The most ids one CancelTasks, RetryTasks or DeleteTasks call takes. */
+const BULK_MAX = 100;
 
 const words: Record<BulkAction, { verb: string; done: string }> = {
   cancel: { verb: "Cancel", done: "cancelled" },
@@ -23,7 +23,10 @@ interface BulkResult {
   action: BulkAction;
   ok: number;
   skipped: number;
-  failed: Array<BulkOutcome<Task> & { ok: false }>;
+  /** The tasks the server refused, with its reason. */
+  refused: Array<{ task: Task; reason: string }>;
+  /** A call that failed as a whole (server unreachable…): its tasks got no answer. */
+  error: unknown;
 }
 
 /** Props for {@link BulkBar}. */
@@ -35,9 +38,10 @@ export interface BulkBarProps {
 }
 
 /**
- * Cancel, retry or delete the selected tasks. Each action goes to the tasks
- * it applies to (retry to failed and cancelled ones…), says how many it
- * skips, and reports every task the server refused, by name, with why.
+ * Cancel, retry or delete the selected tasks with one CancelTasks,
+ * RetryTasks or DeleteTasks call (per 100). Each action goes to the tasks it
+ * applies to (retry to failed and cancelled ones…), says how many it skips,
+ * and reports every task the server refused, by name, with why.
  */
 export function BulkBar({ selected, onClear, onDone }: BulkBarProps) {
   const transport = useTransport();
@@ -51,23 +55,32 @@ export function BulkBar({ selected, onClear, onDone }: BulkBarProps) {
     setRunning(action);
     setResult(undefined);
     const client = createClient(TaskService, transport);
-    const outcomes = await runBounded(targets, BULK_CONCURRENCY, (task) => {
-      switch (action) {
-        case "cancel":
-          return client.cancelTask({ id: task.id });
-        case "retry":
-          return client.retryTask({ id: task.id });
-        case "delete":
-          return client.deleteTask({ id: task.id });
+    const byId = new Map(targets.map((t) => [t.id, t]));
+    const succeeded: string[] = [];
+    const refused: BulkResult["refused"] = [];
+    let error: unknown;
+    // One call per 100 tasks; each answers for every task it carried.
+    for (let i = 0; i < targets.length && error === undefined; i += BULK_MAX) {
+      const ids = targets.slice(i, i + BULK_MAX).map((t) => t.id);
+      try {
+        const { results } =
+          action === "cancel"
+            ? await client.cancelTasks({ ids })
+            : action === "retry"
+              ? await client.retryTasks({ ids })
+              : await client.deleteTasks({ ids });
+        for (const r of results) {
+          const task = byId.get(r.id);
+          if (r.errorCode === "") succeeded.push(r.id);
+          else if (task !== undefined) refused.push({ task, reason: r.errorMessage });
+        }
+      } catch (e) {
+        error = e;
       }
-    });
-    const failed = outcomes.filter((o): o is BulkOutcome<Task> & { ok: false } => !o.ok);
-    setResult({ action, ok: outcomes.length - failed.length, skipped, failed });
+    }
+    setResult({ action, ok: succeeded.length, skipped, refused, error });
     setRunning(undefined);
-    onDone(
-      action,
-      outcomes.filter((o) => o.ok).map((o) => o.item.id),
-    );
+    onDone(action, succeeded);
     await queryClient.invalidateQueries({
       queryKey: createConnectQueryKey({
         schema: TaskService.method.listTasks,
@@ -153,16 +166,16 @@ export function BulkBar({ selected, onClear, onDone }: BulkBarProps) {
 }
 
 function BulkReport({ result, onDismiss }: { result: BulkResult; onDismiss: () => void }) {
-  const { action, ok, skipped, failed } = result;
+  const { action, ok, skipped, refused, error } = result;
   const parts = [`${ok} ${ok === 1 ? "task" : "tasks"} ${words[action].done}`];
-  if (failed.length > 0) parts.push(`${failed.length} refused`);
+  if (refused.length > 0) parts.push(`${refused.length} refused`);
   if (skipped > 0) parts.push(`${skipped} skipped: they can't be ${words[action].done}`);
   return (
     <div
       role="status"
       data-testid="bulk-result"
       className={`rounded-xl border px-3 py-2 text-sm ${
-        failed.length > 0
+        refused.length > 0 || error !== undefined
           ? "border-red-200 bg-red-50 text-red-950 dark:border-red-900 dark:bg-red-950/40 dark:text-red-100"
           : "border-line bg-surface"
       }`}
@@ -173,20 +186,22 @@ function BulkReport({ result, onDismiss }: { result: BulkResult; onDismiss: () =
           Dismiss
         </Button>
       </div>
-      {failed.length > 0 && (
+      {refused.length > 0 && (
         <ul className="mt-1 space-y-1">
-          {failed.map((f) => {
-            const { title, detail } = describeError(f.error);
-            return (
-              <li key={f.item.id}>
-                <Link to={`/tasks/${f.item.id}`} className="font-medium underline">
-                  {taskTitle(f.item, 60)}
-                </Link>
-                : {detail ?? title}
-              </li>
-            );
-          })}
+          {refused.map((r) => (
+            <li key={r.task.id}>
+              <Link to={`/tasks/${r.task.id}`} className="font-medium underline">
+                {taskTitle(r.task, 60)}
+              </Link>
+              : {r.reason}
+            </li>
+          ))}
         </ul>
+      )}
+      {error !== undefined && (
+        <div className="mt-2">
+          <ErrorNotice error={error} context="The server didn't answer for the rest" />
+        </div>
       )}
     </div>
   );
