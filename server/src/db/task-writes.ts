@@ -482,3 +482,103 @@ export async function endAttempt(
   });
   return row;
 }
+
+/** One completed attempt of {@link completeAttempts}. */
+export interface CompletedAttempt {
+  measures: AttemptMeasures;
+  end: Extract<AttemptEnd, { status: "completed" }>;
+}
+
+/** The columns of {@link completeAttempts}, one array each, in the same order. */
+interface CompletionColumns {
+  taskIds: string[];
+  attempts: number[];
+  latencyMs: number[];
+  ttftMs: (number | null)[];
+  providers: (string | null)[];
+  promptTokens: (number | null)[];
+  completionTokens: (number | null)[];
+  totalTokens: (number | null)[];
+  outputs: string[];
+  responseModels: string[];
+  costsUsd: (string | null)[];
+}
+
+const completeStatement = precompiled(
+  [
+    "taskIds",
+    "attempts",
+    "latencyMs",
+    "ttftMs",
+    "providers",
+    "promptTokens",
+    "completionTokens",
+    "totalTokens",
+    "outputs",
+    "responseModels",
+    "costsUsd",
+  ],
+  (db: Kysely<DB>, c: CompletionColumns) => {
+    const query = sql<EndedTask>`
+      with v as (
+        select * from unnest(
+          ${c.taskIds}::uuid[], ${c.attempts}::int[], ${c.latencyMs}::int[], ${c.ttftMs}::int[],
+          ${c.providers}::text[], ${c.promptTokens}::int[], ${c.completionTokens}::int[],
+          ${c.totalTokens}::int[], ${c.outputs}::text[], ${c.responseModels}::text[],
+          ${c.costsUsd}::numeric[]
+        ) as v(task_id, attempt, latency_ms, ttft_ms, provider, prompt_tokens,
+               completion_tokens, total_tokens, output, response_model, cost_usd)
+      ),
+      done as (
+        update tasks t set
+          status = 'completed', completed_at = now(), output = v.output,
+          latency_ms = v.latency_ms, ttft_ms = v.ttft_ms, provider = v.provider,
+          prompt_tokens = v.prompt_tokens, completion_tokens = v.completion_tokens,
+          total_tokens = v.total_tokens, response_model = v.response_model, cost_usd = v.cost_usd,
+          error_code = null, error_message = null, error_http_status = null
+        from v
+        where t.id = v.task_id and t.status = 'running' and t.attempts = v.attempt
+        returning t.id, t.seq, t.status, t.error_code
+      ),
+      attempt as (
+        update task_attempts a set
+          finished_at = now(), outcome = 'succeeded',
+          latency_ms = v.latency_ms, ttft_ms = v.ttft_ms,
+          prompt_tokens = v.prompt_tokens, completion_tokens = v.completion_tokens,
+          error_code = null, error_message = null, http_status = null
+        from v join done on done.id = v.task_id
+        where a.task_id = v.task_id and a.attempt = v.attempt and a.outcome = 'running'
+      )
+      select id, seq, status, error_code from done`;
+    return { compile: () => query.compile(db) };
+  },
+);
+
+/**
+ * {@link endAttempt} for attempts that completed, any number in one
+ * statement: what a worker running many tasks stores at the end of one turn
+ * of the event loop. The same guards per task; a task whose attempt no
+ * longer holds it has no entry.
+ */
+export async function completeAttempts(
+  db: Kysely<DB>,
+  completed: readonly CompletedAttempt[],
+): Promise<Map<string, EndedTask>> {
+  const ended = new Map<string, EndedTask>();
+  if (completed.length === 0) return ended;
+  const rows = await completeStatement(db, {
+    taskIds: completed.map((c) => c.measures.taskId),
+    attempts: completed.map((c) => c.measures.attempt),
+    latencyMs: completed.map((c) => c.measures.latencyMs),
+    ttftMs: completed.map((c) => c.measures.ttftMs ?? null),
+    providers: completed.map((c) => c.measures.provider ?? null),
+    promptTokens: completed.map((c) => c.measures.promptTokens ?? null),
+    completionTokens: completed.map((c) => c.measures.completionTokens ?? null),
+    totalTokens: completed.map((c) => c.end.totalTokens ?? null),
+    outputs: completed.map((c) => c.end.output),
+    responseModels: completed.map((c) => c.end.responseModel),
+    costsUsd: completed.map((c) => (c.end.costUsd === undefined ? null : String(c.end.costUsd))),
+  });
+  for (const row of rows) ended.set(row.id, row);
+  return ended;
+}

@@ -5,7 +5,9 @@ import {
   type AttemptEnd,
   type AttemptMeasures,
   type ClaimResult,
+  type CompletedAttempt,
   claimTasks,
+  completeAttempts,
   type EndedTask,
   endAttempt,
   type TaskFailure,
@@ -25,12 +27,7 @@ import { type ProviderRegistry, UnknownModelError } from "../llm/providers.js";
 import { type BackoffOptions, retryDelayMs } from "../llm/retry.js";
 import type { TaskGraph } from "./graph.js";
 import { isTerminal } from "./status.js";
-
-/** A job waiting for its claim, which the turn's one statement settles. */
-interface ClaimWaiter {
-  taskId: string;
-  settle: (claim: Promise<ClaimResult>) => void;
-}
+import { batchPerTurn } from "./turn-batch.js";
 
 /** Why a job's AbortSignal fired; the queue passes these as the abort reason. */
 export const ABORT_CANCELLED = "cancelled";
@@ -75,6 +72,16 @@ export class TaskRunner {
   readonly #graph: TaskGraph;
   readonly #log: Logger;
   readonly #options: TaskRunnerOptions;
+  /** The claims of every job received in one turn of the event loop, as one statement. */
+  readonly #claimInTurn = batchPerTurn((jobs: readonly { taskId: string; workerId: string }[]) =>
+    this.#claimAll(jobs),
+  );
+  /** The ends of every attempt completed in one turn, as one statement. */
+  readonly #completeInTurn = batchPerTurn((attempts: readonly CompletedAttempt[]) =>
+    completeAttempts(this.#db, attempts).then((ended) =>
+      attempts.map((a) => ({ ended: ended.get(a.measures.taskId) })),
+    ),
+  );
 
   constructor(deps: TaskRunnerDeps) {
     this.#db = deps.db;
@@ -252,7 +259,7 @@ export class TaskRunner {
    */
   async #claim(taskId: string, workerId: string): Promise<TaskRow | undefined> {
     for (let round = 0; round < 3; round++) {
-      const { claimed, task: current } = await this.#claimInTurn(taskId, workerId);
+      const { claimed, task: current } = await this.#claimInTurn({ taskId, workerId });
       if (claimed) {
         this.#notifier.changed([current]);
         return current;
@@ -283,43 +290,20 @@ export class TaskRunner {
     return undefined;
   }
 
-  /** Claims waiting for this turn of the event loop to end, by worker id. */
-  #claims = new Map<string, ClaimWaiter[]>();
-
-  /**
-   * Claims the task together with every other job this process received in
-   * the same turn of the event loop: one statement instead of one each.
-   */
-  #claimInTurn(taskId: string, workerId: string): Promise<ClaimResult> {
-    return new Promise((resolve) => {
-      let waiting = this.#claims.get(workerId);
-      if (waiting === undefined) {
-        const batch: ClaimWaiter[] = [];
-        waiting = batch;
-        this.#claims.set(workerId, batch);
-        setImmediate(() => {
-          this.#claims.delete(workerId);
-          const claimed = claimTasks(
-            this.#db,
-            batch.map((w) => w.taskId),
-            workerId,
-          );
-          const given = new Set<string>();
-          for (const w of batch) {
-            w.settle(
-              claimed.then((results): ClaimResult => {
-                const result = results.get(w.taskId) ?? { claimed: false, task: undefined };
-                // Two deliveries of one task in one batch: one claim, the other sees it running.
-                if (!result.claimed) return result;
-                if (given.has(w.taskId)) return { claimed: false, task: result.task };
-                given.add(w.taskId);
-                return result;
-              }),
-            );
-          }
-        });
-      }
-      waiting.push({ taskId, settle: resolve });
+  async #claimAll(jobs: readonly { taskId: string; workerId: string }[]): Promise<ClaimResult[]> {
+    const byWorker = new Map<string, Map<string, ClaimResult>>();
+    for (const workerId of new Set(jobs.map((j) => j.workerId))) {
+      const ids = jobs.filter((j) => j.workerId === workerId).map((j) => j.taskId);
+      byWorker.set(workerId, await claimTasks(this.#db, ids, workerId));
+    }
+    const given = new Set<string>();
+    return jobs.map(({ taskId, workerId }) => {
+      const result = byWorker.get(workerId)?.get(taskId) ?? { claimed: false, task: undefined };
+      if (!result.claimed) return result;
+      // Two deliveries of one task in one turn: one claim, the other sees it running.
+      if (given.has(taskId)) return { claimed: false, task: result.task };
+      given.add(taskId);
+      return result;
     });
   }
 
@@ -347,7 +331,11 @@ export class TaskRunner {
     };
     // Every delta goes out before the status that ends the attempt; the last
     // one may travel while the end is stored.
-    const [ended] = await Promise.all([endAttempt(this.#db, measures, end), outputSent]);
+    const ending =
+      end.status === "completed"
+        ? this.#completeInTurn({ measures, end }).then((c) => c.ended)
+        : endAttempt(this.#db, measures, end);
+    const [ended] = await Promise.all([ending, outputSent]);
     this.#notifier.changed([ended]);
     await this.#graph.finished([ended]);
     if (ended === undefined) {
