@@ -13,6 +13,7 @@ import { markManyQueued } from "../db/task-writes.js";
 import type { TaskNotifier } from "../events/publisher.js";
 import type { TaskQueue } from "../queue/task-queue.js";
 import { hasReferences, render } from "./template.js";
+import { batchPerTurn } from "./turn-batch.js";
 
 /** What the graph needs of a task that reached a terminal state. */
 type FinishedTask = Pick<TaskRow, "id" | "status" | "error_code">;
@@ -48,28 +49,16 @@ export class TaskGraph {
     if (completed.length > 0) await this.#dispatchChildrenOf(completed);
   }
 
-  #childrenBatch: { ids: string[]; done: Promise<void> } | undefined;
-
   /**
    * Dispatches the children of tasks that completed in this turn of the event
    * loop with one lookup rather than one per task: with many tasks running,
    * completions arrive together. Each caller joins a lookup that starts after
    * its own commit, so the guarantee above holds.
    */
-  #dispatchChildrenOf(ids: readonly string[]): Promise<void> {
-    let batch = this.#childrenBatch;
-    if (batch === undefined) {
-      const batchIds: string[] = [];
-      const done = new Promise<void>((resolve) => setImmediate(resolve)).then(async () => {
-        this.#childrenBatch = undefined;
-        await this.dispatch(await childrenOf(this.deps.db, batchIds));
-      });
-      batch = { ids: batchIds, done };
-      this.#childrenBatch = batch;
-    }
-    batch.ids.push(...ids);
-    return batch.done;
-  }
+  readonly #dispatchChildrenOf = batchPerTurn(async (batches: readonly (readonly string[])[]) => {
+    await this.dispatch(await childrenOf(this.deps.db, batches.flat()));
+    return batches.map(() => true);
+  });
 
   /** Enqueues those of `ids` that are pending, due, and have every upstream completed. */
   async dispatch(ids: readonly string[]): Promise<TaskRow[]> {
