@@ -1,5 +1,5 @@
 import { randomUUID } from "node:crypto";
-import { TaskService } from "@promptline/proto";
+import { TaskService, TemplateService } from "@promptline/proto";
 import { pino } from "pino";
 import { describe, expect } from "vitest";
 import { ruleFor } from "../src/auth/access.js";
@@ -130,6 +130,14 @@ describe("access rules", () => {
       expect(ruleFor(TaskService.typeName, m).kind).toBe("owner");
     }
     expect(ruleFor(TaskService.typeName, "listTasks").kind).toBe("anyone");
+    // Every TemplateService RPC is decided: none falls to the admin default.
+    const undecided = TemplateService.methods.filter(
+      (m) => ruleFor(TemplateService.typeName, m.localName).kind === "admin",
+    );
+    expect(undecided.map((m) => m.localName)).toEqual([]);
+    for (const m of ["updateTemplate", "deleteTemplate"]) {
+      expect(ruleFor(TemplateService.typeName, m).kind).toBe("templateCreator");
+    }
   });
 });
 

@@ -87,6 +87,8 @@ describe.each(protocols)("TemplateService over %s", (_, transport) => {
     const { template } = await client.createTemplate(summary());
     expect(template?.id).toMatch(/^[0-9a-f-]{36}$/);
     expect(template?.etag).toMatch(/^\d+$/);
+    // Local mode: every caller is the built-in user.
+    expect(template?.createdBy).toBe("local");
     expect(template?.params?.temperature).toBe(0.3);
     expect(template?.variables.map((v) => [v.name, v.defaultValue])).toEqual([
       ["audience", "engineers"],
@@ -352,7 +354,7 @@ describe.each(protocols)("TemplateService over %s", (_, transport) => {
   });
 });
 
-describe("RunTemplate with API keys", () => {
+describe("Templates with API keys", () => {
   let keyed: TestApp;
   beforeAll(async () => {
     keyed = await startTestApp({ AUTH_MODE: "keys" });
@@ -361,8 +363,8 @@ describe("RunTemplate with API keys", () => {
     await keyed?.close();
   });
 
-  async function memberKey(name: string): Promise<Interceptor> {
-    const user = await ensureUser(keyed.db, `${name}-${randomUUID().slice(0, 8)}`, "member");
+  async function memberKey(name: string, role: "admin" | "member" = "member") {
+    const user = await ensureUser(keyed.db, `${name}-${randomUUID().slice(0, 8)}`, role);
     const key = generateApiKey();
     await insertApiKey(keyed.db, {
       userId: user.id,
@@ -370,11 +372,89 @@ describe("RunTemplate with API keys", () => {
       prefix: key.prefix,
       keyHash: key.hash,
     });
-    return (next) => (req) => {
+    const auth: Interceptor = (next) => (req) => {
       req.header.set("authorization", `Bearer ${key.key}`);
       return next(req);
     };
+    return Object.assign(auth, { userName: user.name });
   }
+
+  const templatesAs = (auth: Interceptor) =>
+    createClient(
+      TemplateService,
+      createConnectTransport({ baseUrl: keyed.url, httpVersion: "1.1", interceptors: [auth] }),
+    );
+  const greeting = () => ({
+    name: `greeting ${randomUUID().slice(0, 8)}`,
+    prompt: "Hi {{vars.who}}",
+    model: ECHO_MODEL,
+    variables: [{ name: "who" }],
+  });
+
+  it("shares templates: another member lists, gets, previews and runs one, and sees who made it", async () => {
+    const [alice, bob] = [await memberKey("alice"), await memberKey("bob")];
+    const { template } = await templatesAs(alice).createTemplate(greeting());
+    const id = template?.id ?? "";
+    expect(template?.createdBy).toBe(alice.userName);
+
+    const asBob = templatesAs(bob);
+    expect((await asBob.getTemplate({ id })).template).toEqual(template);
+    const listed = await asBob.listTemplates({ query: template?.name ?? "" });
+    expect(listed.templates.map((t) => [t.id, t.createdBy])).toEqual([[id, alice.userName]]);
+    expect(
+      (await asBob.renderTemplate({ source: { case: "id", value: id }, vars: { who: "Bob" } }))
+        .prompt,
+    ).toBe("Hi Bob");
+    const { task } = await asBob.runTemplate({ id, vars: { who: "Bob" } });
+    expect(task?.status).not.toBe(TaskStatus.UNSPECIFIED);
+  });
+
+  it("lets only the creator or an admin update or delete a template; another member gets PermissionDenied", async () => {
+    const [alice, bob, admin] = [
+      await memberKey("alice"),
+      await memberKey("bob"),
+      await memberKey("admin", "admin"),
+    ];
+    const { template } = await templatesAs(alice).createTemplate(greeting());
+    const id = template?.id ?? "";
+    const asBob = templatesAs(bob);
+    const refused = new RegExp(
+      `template ${id} was created by ${alice.userName}; only its creator or an admin may change or delete it$`,
+    );
+    await expectConnectError(
+      asBob.updateTemplate({
+        template: { id, description: "bob was here" },
+        updateMask: { paths: ["description"] },
+      }),
+      Code.PermissionDenied,
+      refused,
+    );
+    await expectConnectError(asBob.deleteTemplate({ id }), Code.PermissionDenied, refused);
+    expect((await asBob.getTemplate({ id })).template).toEqual(template);
+    // A template that does not exist is NotFound for a member too, not PermissionDenied.
+    await expectConnectError(
+      asBob.deleteTemplate({ id: randomUUID() }),
+      Code.NotFound,
+      /not found/,
+    );
+
+    const byAlice = await templatesAs(alice).updateTemplate({
+      template: { id, description: "mine" },
+      updateMask: { paths: ["description"] },
+    });
+    expect(byAlice.template?.description).toBe("mine");
+    const byAdmin = await templatesAs(admin).updateTemplate({
+      template: { id, description: "tidied" },
+      updateMask: { paths: ["description"] },
+    });
+    // An admin's edit does not make the template theirs.
+    expect(byAdmin.template).toMatchObject({ description: "tidied", createdBy: alice.userName });
+    await templatesAs(admin).deleteTemplate({ id });
+    await expectConnectError(templatesAs(alice).getTemplate({ id }), Code.NotFound, /not found/);
+
+    const own = await templatesAs(bob).createTemplate(greeting());
+    await templatesAs(bob).deleteTemplate({ id: own.template?.id ?? "" });
+  });
 
   it("gives the task to the member who ran the template", async () => {
     const transport = (auth: Interceptor) =>

@@ -23,6 +23,7 @@ export function templateToProto(row: StoredTemplate): Template {
     createdAt: timestampFromDate(row.created_at),
     updatedAt: timestampFromDate(row.updated_at),
     etag: row.etag,
+    createdBy: row.created_by,
   });
 }
 

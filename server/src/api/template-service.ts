@@ -48,8 +48,8 @@ export class TemplateServiceHandler implements ServiceImpl<typeof TemplateServic
     this.#templates = deps.templates;
   }
 
-  async createTemplate(req: CreateTemplateRequest) {
-    const template = await this.#templates.create(parseCreateTemplate(req));
+  async createTemplate(req: CreateTemplateRequest, ctx: HandlerContext) {
+    const template = await this.#templates.create(parseCreateTemplate(req), ownerOf(ctx));
     return create(CreateTemplateResponseSchema, { template: templateToProto(template) });
   }
 

@@ -9,6 +9,7 @@ import {
   CreateTaskRequestSchema,
   DeleteTaskRequestSchema,
   DeleteTasksRequestSchema,
+  DeleteTemplateRequestSchema,
   GetTaskLineageRequestSchema,
   GetTaskRequestSchema,
   RerunTaskRequestSchema,
@@ -16,11 +17,14 @@ import {
   RetryTaskRequestSchema,
   RetryTasksRequestSchema,
   TaskService,
+  TemplateService,
+  UpdateTemplateRequestSchema,
   WatchTaskRequestSchema,
 } from "@promptline/proto";
 import type { Kysely } from "kysely";
 import { tasksOwnedByOthers } from "../db/auth.js";
 import type { DB } from "../db/schema.js";
+import { findTemplateOwner } from "../db/templates.js";
 import { InvalidFieldError, TaskNotFoundError } from "../tasks/errors.js";
 import type { Principal } from "./principal.js";
 
@@ -39,12 +43,15 @@ interface TaskRef {
  * Who may call an RPC. `anyone`: every authenticated caller (lists are
  * limited to a member's own tasks where they are read, see
  * `visibleOwner`). `admin`: admins only. `owner`: a member only on their
- * own tasks, named by `refs`.
+ * own tasks, named by `refs`. `templateCreator`: a member only on a
+ * template they created, named by `template` (templates are shared, so
+ * another's is PermissionDenied, not NotFound).
  */
 type Rule =
   | { kind: "anyone" }
   | { kind: "admin" }
-  | { kind: "owner"; refs: (message: unknown) => TaskRef[] };
+  | { kind: "owner"; refs: (message: unknown) => TaskRef[] }
+  | { kind: "templateCreator"; template: (message: unknown) => string | undefined };
 
 const anyone: Rule = { kind: "anyone" };
 const admin: Rule = { kind: "admin" };
@@ -54,6 +61,16 @@ function owner<Desc extends DescMessage>(
   refs: (message: MessageShape<Desc>) => TaskRef[],
 ): Rule {
   return { kind: "owner", refs: (message) => (isMessage(message, schema) ? refs(message) : []) };
+}
+
+function templateCreator<Desc extends DescMessage>(
+  schema: Desc,
+  template: (message: MessageShape<Desc>) => string | undefined,
+): Rule {
+  return {
+    kind: "templateCreator",
+    template: (message) => (isMessage(message, schema) ? template(message) : undefined),
+  };
 }
 
 function createRefs(req: CreateTaskRequest, prefix: string): TaskRef[] {
@@ -102,11 +119,30 @@ const TASK_RULES = {
 
 const taskRules = new Map<string, Rule>(Object.entries(TASK_RULES));
 
-/** The rule of one RPC (`method` is its local name, e.g. `getTask`). Services without tasks (AuthService…) are open to any authenticated caller. */
+/**
+ * Every TemplateService RPC and its rule. Templates are a team's shared
+ * prompts: everyone reads, previews and runs them (a run's task is the
+ * runner's own), and each may be changed only by its creator or an admin.
+ * Unlisted RPCs are for admins only, as with TASK_RULES.
+ */
+const TEMPLATE_RULES = {
+  createTemplate: anyone,
+  getTemplate: anyone,
+  listTemplates: anyone,
+  renderTemplate: anyone,
+  runTemplate: anyone,
+  updateTemplate: templateCreator(UpdateTemplateRequestSchema, (m) => m.template?.id),
+  deleteTemplate: templateCreator(DeleteTemplateRequestSchema, (m) => m.id),
+} satisfies Partial<Record<keyof typeof TemplateService.method, Rule>>;
+
+const templateRules = new Map<string, Rule>(Object.entries(TEMPLATE_RULES));
+
+/** The rule of one RPC (`method` is its local name, e.g. `getTask`). Services without tasks or templates (AuthService…) are open to any authenticated caller. */
 export function ruleFor(service: string, method: string): Rule {
-  // Unlisted TaskService RPCs fall to `admin`: closed until decided.
+  // Unlisted TaskService and TemplateService RPCs fall to `admin`: closed until decided.
   if (service === AdminService.typeName) return admin;
   if (service === TaskService.typeName) return taskRules.get(method) ?? admin;
+  if (service === TemplateService.typeName) return templateRules.get(method) ?? admin;
   return anyone;
 }
 
@@ -147,10 +183,34 @@ export async function checkAccess(
       `${call.rpc} is for admins; ${principal.userName} is a ${principal.role}`,
     );
   }
+  if (rule.kind === "templateCreator") {
+    await checkTemplateCreator(db, principal, call.rpc, rule.template(call.message));
+    return;
+  }
   const denied = await firstForeign(db, rule.refs(call.message), principal.userId);
   if (denied === undefined) return;
   if (denied.field === undefined) throw new TaskNotFoundError(denied.id);
   throw new InvalidFieldError(denied.field, `task ${denied.id} does not exist`);
+}
+
+/**
+ * A member may change only a template they created. A malformed or missing
+ * template is left for the handler to refuse (InvalidArgument, NotFound).
+ * A template never changes owner, so checking before the handler runs is
+ * as good as checking inside its transaction.
+ */
+async function checkTemplateCreator(
+  db: Kysely<DB>,
+  principal: Principal,
+  rpc: string,
+  templateId: string | undefined,
+): Promise<void> {
+  if (templateId === undefined || !UUID.test(templateId)) return;
+  const creator = await findTemplateOwner(db, templateId.toLowerCase());
+  if (creator === undefined || creator.id === principal.userId) return;
+  throw new PermissionError(
+    `${rpc}: template ${templateId} was created by ${creator.name}; only its creator or an admin may change or delete it`,
+  );
 }
 
 /** The first of `refs` that is a stored task of someone other than `userId`. */

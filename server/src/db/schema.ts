@@ -170,6 +170,8 @@ export interface TemplatesTable {
   model: string;
   params: Jsonb<JsonObject>;
   variables: Jsonb<JsonValue[]>;
+  /** Who created it, and with admins the only one who may change it (0003_template_owner). */
+  owner_id: Generated<string>;
   created_at: DefaultedTimestamp;
   updated_at: DefaultedTimestamp;
 }

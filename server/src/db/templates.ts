@@ -22,18 +22,19 @@ export interface TemplateFields {
 }
 
 /**
- * A stored template, its jsonb columns typed, with its etag: `updated_at` in
- * whole microseconds, the precision PostgreSQL keeps (a JS Date would drop
- * the last three digits).
+ * A stored template, its jsonb columns typed, with its creator's user name
+ * and its etag: `updated_at` in whole microseconds, the precision PostgreSQL
+ * keeps (a JS Date would drop the last three digits).
  */
 export type StoredTemplate = Omit<TemplateRow, "params" | "variables"> & {
   params: TaskParamsJson;
   variables: TemplateVariableJson[];
+  created_by: string;
   etag: string;
 };
 
 // Only this module writes these columns, always in these shapes.
-function stored(row: TemplateRow & { etag: string }): StoredTemplate {
+function stored(row: TemplateRow & { created_by: string; etag: string }): StoredTemplate {
   return {
     ...row,
     params: row.params as TaskParamsJson,
@@ -50,7 +51,18 @@ export interface TemplateListFilter {
 }
 
 // Microseconds since the epoch, as text: exact, and comparable in SQL.
-const etag = sql<string>`(extract(epoch from updated_at) * 1000000)::bigint::text`;
+function etagOf(column: "updated_at" | "t.updated_at") {
+  return sql<string>`(extract(epoch from ${sql.ref(column)}) * 1000000)::bigint::text`;
+}
+
+/** Templates as `t`, each with its creator's name and its etag. */
+function selectTemplates(db: Kysely<DB>) {
+  return db
+    .selectFrom("templates as t")
+    .innerJoin("users as u", "u.id", "t.owner_id")
+    .selectAll("t")
+    .select(["u.name as created_by", etagOf("t.updated_at").as("etag")]);
+}
 
 function columns(fields: TemplateFields) {
   return {
@@ -64,15 +76,24 @@ function columns(fields: TemplateFields) {
   };
 }
 
+/** Stores a new template owned by `ownerId`, its creator. */
 export async function insertTemplate(
   db: Kysely<DB>,
   fields: TemplateFields,
+  ownerId: string,
 ): Promise<StoredTemplate> {
+  // One statement: the insert, and its creator's name read alongside.
   return db
-    .insertInto("templates")
-    .values(columns(fields))
-    .returningAll()
-    .returning(etag.as("etag"))
+    .with("t", (qb) =>
+      qb
+        .insertInto("templates")
+        .values({ ...columns(fields), owner_id: ownerId })
+        .returningAll(),
+    )
+    .selectFrom("t")
+    .innerJoin("users as u", "u.id", "t.owner_id")
+    .selectAll("t")
+    .select(["u.name as created_by", etagOf("t.updated_at").as("etag")])
     .executeTakeFirstOrThrow()
     .then(stored);
 }
@@ -82,9 +103,23 @@ export async function findTemplate(
   id: string,
   options: { forUpdate?: boolean } = {},
 ): Promise<StoredTemplate | undefined> {
-  const query = db.selectFrom("templates").selectAll().select(etag.as("etag")).where("id", "=", id);
-  const row = await (options.forUpdate === true ? query.forUpdate() : query).executeTakeFirst();
+  const query = selectTemplates(db).where("t.id", "=", id);
+  // Only the template's row: its creator's stays free for others to read.
+  const row = await (options.forUpdate === true ? query.forUpdate("t") : query).executeTakeFirst();
   return row === undefined ? undefined : stored(row);
+}
+
+/** Who created the template: its owner's id and name; undefined when there is no such template. */
+export async function findTemplateOwner(
+  db: Kysely<DB>,
+  id: string,
+): Promise<{ id: string; name: string } | undefined> {
+  return db
+    .selectFrom("templates as t")
+    .innerJoin("users as u", "u.id", "t.owner_id")
+    .select(["u.id", "u.name"])
+    .where("t.id", "=", id)
+    .executeTakeFirst();
 }
 
 /** One page by name; `limit + 1` rows are read so the caller knows whether more follow. */
@@ -92,14 +127,14 @@ export async function listTemplates(
   db: Kysely<DB>,
   filter: TemplateListFilter,
 ): Promise<StoredTemplate[]> {
-  let query = db.selectFrom("templates").selectAll().select(etag.as("etag"));
+  let query = selectTemplates(db);
   if (filter.nameContains !== undefined) {
     const pattern = `%${filter.nameContains.replace(/[\\%_]/g, (c) => `\\${c}`)}%`;
-    query = query.where("name", "ilike", pattern);
+    query = query.where("t.name", "ilike", pattern);
   }
-  if (filter.afterName !== undefined) query = query.where("name", ">", filter.afterName);
+  if (filter.afterName !== undefined) query = query.where("t.name", ">", filter.afterName);
   const rows = await query
-    .orderBy("name")
+    .orderBy("t.name")
     .limit(filter.limit + 1)
     .execute();
   return rows.map(stored);
@@ -112,11 +147,13 @@ export async function updateTemplate(
   fields: TemplateFields,
 ): Promise<StoredTemplate> {
   return db
-    .updateTable("templates")
-    .set(columns(fields))
-    .where("id", "=", id)
-    .returningAll()
-    .returning(etag.as("etag"))
+    .with("t", (qb) =>
+      qb.updateTable("templates").set(columns(fields)).where("id", "=", id).returningAll(),
+    )
+    .selectFrom("t")
+    .innerJoin("users as u", "u.id", "t.owner_id")
+    .selectAll("t")
+    .select(["u.name as created_by", etagOf("t.updated_at").as("etag")])
     .executeTakeFirstOrThrow()
     .then(stored);
 }
@@ -128,7 +165,7 @@ export async function deleteTemplate(
   ifEtag: string | undefined,
 ): Promise<boolean> {
   let query = db.deleteFrom("templates").where("id", "=", id);
-  if (ifEtag !== undefined) query = query.where(etag, "=", ifEtag);
+  if (ifEtag !== undefined) query = query.where(etagOf("updated_at"), "=", ifEtag);
   const result = await query.executeTakeFirst();
   return result.numDeletedRows > 0n;
 }

@@ -39,9 +39,10 @@ export class Templates {
     this.#providers = deps.providers;
   }
 
-  async create(fields: TemplateFields): Promise<StoredTemplate> {
+  /** Stores a new template; `ownerId` is its creator, who (with admins) alone may change it. */
+  async create(fields: TemplateFields, ownerId: string): Promise<StoredTemplate> {
     this.#checkModel(fields.model, "model");
-    return nameTaken(fields.name, () => insertTemplate(this.#db, fields));
+    return nameTaken(fields.name, () => insertTemplate(this.#db, fields, ownerId));
   }
 
   async get(id: string): Promise<StoredTemplate> {
