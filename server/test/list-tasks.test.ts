@@ -133,6 +133,29 @@ describe("ListTasks orders, date range and status counts", () => {
     expect(high.statusCounts.map((c) => [c.status, c.count])).toEqual([[TaskStatus.PENDING, 2n]]);
   });
 
+  it("filters by metadata pairs, all of which a task must have", async () => {
+    const tag = `meta${Date.now()}`;
+    const made = async (metadata: Record<string, string>) =>
+      (await client.createTask({ prompt: tag, model: "simulator/echo", metadata })).task?.id;
+    const redSearch = await made({ team: "red", area: "search" });
+    const redBilling = await made({ team: "red", area: "billing" });
+    await made({ team: "blue", area: "search" });
+    const ids = async (metadata: Record<string, string>) =>
+      (await client.listTasks({ query: tag, metadata })).tasks.map((t) => t.id);
+    expect(await ids({ team: "red" })).toEqual([redBilling, redSearch]);
+    expect(await ids({ team: "red", area: "search" })).toEqual([redSearch]);
+    expect(await ids({ team: "green" })).toEqual([]);
+    const counted = await client.listTasks({
+      query: tag,
+      metadata: { area: "search" },
+      includeStatusCounts: true,
+    });
+    expect(counted.statusCounts.reduce((n, c) => n + Number(c.count), 0)).toBe(2);
+    await expectInvalid({ metadata: { "bad key": "x" } }, /^metadata: key "bad key"/);
+    const nine = Object.fromEntries(Array.from({ length: 9 }, (_, i) => [`k${i}`, "v"]));
+    await expectInvalid({ metadata: nine }, /^metadata: must have at most 8 pairs/);
+  });
+
   it("refuses a bad sort, range or a token made for another order, naming the field", async () => {
     const page = await client.listTasks({ query: marker, pageSize: 1, sort: TaskSort.PRIORITY });
     await expectInvalid(

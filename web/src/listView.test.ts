@@ -3,18 +3,20 @@ import { timestampMs } from "@bufbuild/protobuf/wkt";
 import { ListTasksRequestSchema, TaskPriority, TaskSort, TaskStatus } from "@promptline/proto";
 import { describe, expect, it } from "vitest";
 import {
+  formatMetadataPairs,
   isFiltered,
   listRequest,
   listViewParams,
   localDayStart,
   parseListView,
+  parseMetadataPairs,
   rangeIsBackwards,
 } from "./listView";
 
 describe("list view in the URL", () => {
   it("round-trips every filter and the order through the address", () => {
     const url = new URLSearchParams(
-      "status=failed&status=cancelled&q=report&model=simulator%2Fecho&priority=high&from=2026-11-01&to=2026-11-24&sort=oldest",
+      "status=failed&status=cancelled&q=report&model=simulator%2Fecho&priority=high&from=2026-11-01&to=2026-11-24&sort=oldest&meta=team%3Ared&meta=area%3Asearch",
     );
     const view = parseListView(url);
     expect(view).toEqual({
@@ -25,6 +27,7 @@ describe("list view in the URL", () => {
       from: "2026-11-01",
       to: "2026-11-24",
       sort: TaskSort.OLDEST_FIRST,
+      metadata: { team: "red", area: "search" },
     });
     expect(listViewParams(view).toString()).toBe(url.toString());
     expect(isFiltered(view)).toBe(true);
@@ -44,6 +47,7 @@ describe("list view in the URL", () => {
       from: "",
       to: "",
       sort: TaskSort.NEWEST_FIRST,
+      metadata: {},
     });
     expect(listViewParams(view).toString()).toBe("status=running");
     expect(isFiltered({ ...view, statuses: [] })).toBe(false);
@@ -64,5 +68,27 @@ describe("list view in the URL", () => {
     const view = parseListView(new URLSearchParams("from=2026-11-24&to=2026-11-01"));
     expect(rangeIsBackwards(view)).toBe(true);
     expect(rangeIsBackwards({ ...view, to: "" })).toBe(false);
+  });
+});
+
+describe("metadata pairs", () => {
+  it("reads key:value pairs separated by spaces or commas, values may hold colons", () => {
+    expect(parseMetadataPairs("team:red, area:search  url:http://x")).toEqual({
+      team: "red",
+      area: "search",
+      url: "http://x",
+    });
+    expect(parseMetadataPairs("")).toEqual({});
+    expect(formatMetadataPairs({ team: "red", area: "" })).toBe("team:red area:");
+  });
+
+  it("refuses a pair without a key or with a key a task can't have", () => {
+    expect(parseMetadataPairs("team")).toBeUndefined();
+    expect(parseMetadataPairs(":red")).toBeUndefined();
+    expect(parseMetadataPairs("te/am:red")).toBeUndefined();
+    // In the address, such a pair is dropped like any unknown value.
+    expect(parseListView(new URLSearchParams("meta=oops&meta=team:red")).metadata).toEqual({
+      team: "red",
+    });
   });
 });

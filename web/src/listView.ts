@@ -24,6 +24,8 @@ export interface ListView {
   /** Last day shown (local `YYYY-MM-DD`), inclusive; "" for no bound. */
   to: string;
   sort: TaskSort;
+  /** Metadata pairs every task shown has (`?meta=team:red`). */
+  metadata: Record<string, string>;
 }
 
 /** The orders the list offers, as the words the URL and the select use. */
@@ -35,6 +37,30 @@ export const SORTS: ReadonlyArray<{ sort: TaskSort; word: string; label: string 
 ];
 
 const DAY = /^\d{4}-\d{2}-\d{2}$/;
+const METADATA_KEY = /^[A-Za-z0-9_.-]{1,64}$/;
+
+/**
+ * `key:value` pairs separated by spaces or commas (`team:red area:search`),
+ * as the metadata filter is typed and kept in the address. Undefined when
+ * a pair is not `key:value` or its key is not one a task can have.
+ */
+export function parseMetadataPairs(text: string): Record<string, string> | undefined {
+  const pairs: Record<string, string> = {};
+  for (const part of text.split(/[\s,]+/).filter((p) => p !== "")) {
+    const colon = part.indexOf(":");
+    const key = part.slice(0, colon);
+    if (colon <= 0 || !METADATA_KEY.test(key)) return undefined;
+    pairs[key] = part.slice(colon + 1);
+  }
+  return pairs;
+}
+
+/** The pairs as {@link parseMetadataPairs} reads them. */
+export function formatMetadataPairs(pairs: Record<string, string>): string {
+  return Object.entries(pairs)
+    .map(([k, v]) => `${k}:${v}`)
+    .join(" ");
+}
 
 /** A `YYYY-MM-DD` that names a real day, else "". */
 function parseDay(value: string | null): string {
@@ -73,6 +99,11 @@ export function parseListView(params: URLSearchParams): ListView {
     from: parseDay(params.get("from")),
     to: parseDay(params.get("to")),
     sort: SORTS.find((s) => s.word === sortWord)?.sort ?? TaskSort.NEWEST_FIRST,
+    // A pair that doesn't read is dropped, like any other unknown value.
+    metadata: Object.assign(
+      {},
+      ...params.getAll("meta").map((pair) => parseMetadataPairs(pair) ?? {}),
+    ),
   };
 }
 
@@ -87,6 +118,7 @@ export function listViewParams(view: ListView): URLSearchParams {
   if (view.to !== "") p.set("to", view.to);
   const sort = SORTS.find((s) => s.sort === view.sort);
   if (sort !== undefined && sort.sort !== TaskSort.NEWEST_FIRST) p.set("sort", sort.word);
+  for (const [key, value] of Object.entries(view.metadata)) p.append("meta", `${key}:${value}`);
   return p;
 }
 
@@ -98,7 +130,8 @@ export function isFiltered(view: ListView): boolean {
     view.model !== "" ||
     view.priority !== TaskPriority.UNSPECIFIED ||
     view.from !== "" ||
-    view.to !== ""
+    view.to !== "" ||
+    Object.keys(view.metadata).length > 0
   );
 }
 
@@ -116,6 +149,7 @@ export function listRequest(view: ListView): MessageInitShape<typeof ListTasksRe
     model: view.model,
     priority: view.priority,
     sort: view.sort,
+    metadata: view.metadata,
     ...(from !== undefined ? { createdAfter: timestampFromMs(from) } : {}),
     ...(to !== undefined ? { createdBefore: timestampFromMs(to) } : {}),
   };

@@ -39,7 +39,13 @@ afterEach(async (ctx) => {
  */
 async function parkedTasks(
   marker: string,
-  specs: Array<{ name: string; priority?: TaskPriority; model?: string; cancel?: boolean }>,
+  specs: Array<{
+    name: string;
+    priority?: TaskPriority;
+    model?: string;
+    cancel?: boolean;
+    metadata?: Record<string, string>;
+  }>,
 ): Promise<string[]> {
   const runAt = timestampFromMs(Date.now() + 24 * 3_600_000);
   const ids: string[] = [];
@@ -49,6 +55,7 @@ async function parkedTasks(
       prompt: `${marker} ${spec.name}`,
       model: spec.model ?? "simulator/echo",
       priority: spec.priority ?? TaskPriority.NORMAL,
+      metadata: spec.metadata ?? {},
       runAt,
     });
     const id = task?.id ?? "";
@@ -78,10 +85,15 @@ describe("task list in Chromium", { timeout: 60_000 }, () => {
   it("filters by status, priority, model and date, sorts, counts, and keeps it all in the URL", async () => {
     const marker = `flt${Date.now()}`;
     await parkedTasks(marker, [
-      { name: "alpha", priority: TaskPriority.LOW },
+      { name: "alpha", priority: TaskPriority.LOW, metadata: { team: "red" } },
       { name: "bravo", priority: TaskPriority.HIGH, cancel: true },
-      { name: "charlie", priority: TaskPriority.CRITICAL, model: "simulator/lorem" },
-      { name: "delta", priority: TaskPriority.HIGH },
+      {
+        name: "charlie",
+        priority: TaskPriority.CRITICAL,
+        model: "simulator/lorem",
+        metadata: { team: "red", area: "search" },
+      },
+      { name: "delta", priority: TaskPriority.HIGH, metadata: { team: "blue" } },
     ]);
     await page.goto(`${app.url}/?q=${marker}`);
     await expect.poll(() => rowNames(page)).toEqual(["delta", "charlie", "bravo", "alpha"]);
@@ -133,6 +145,23 @@ describe("task list in Chromium", { timeout: 60_000 }, () => {
     await page.getByText("“Created until” is before “Created from”").waitFor();
     await page.getByRole("button", { name: "Clear filters" }).first().click();
     await expect.poll(() => new URL(page.url()).search).toBe("");
+
+    // Metadata pairs: every one must match.
+    await page.goto(`${app.url}/?q=${marker}`);
+    await expect.poll(() => rowNames(page)).toEqual(["delta", "charlie", "bravo", "alpha"]);
+    const metadata = page.getByLabel("Metadata");
+    await metadata.fill("team:red");
+    await metadata.press("Enter");
+    await expect.poll(() => rowNames(page)).toEqual(["charlie", "alpha"]);
+    expect(new URL(page.url()).searchParams.getAll("meta")).toEqual(["team:red"]);
+    await metadata.fill("team:red area:search");
+    await metadata.press("Enter");
+    await expect.poll(() => rowNames(page)).toEqual(["charlie"]);
+    await metadata.fill("team");
+    await metadata.press("Enter");
+    await page.getByText("Write key:value pairs, separated by spaces.").waitFor();
+    expect(await metadata.getAttribute("aria-invalid")).toBe("true");
+    expect(await rowNames(page)).toEqual(["charlie"]);
   });
 
   it("pages through a long list with Load more, in the chosen order", async () => {

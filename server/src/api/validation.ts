@@ -54,6 +54,7 @@ export const LIMITS = {
   idempotencyKeyChars: 200,
   batchTasks: 100,
   bulkTasks: 100,
+  metadataFilterPairs: 8,
 } as const;
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
@@ -437,6 +438,16 @@ function decodePageToken(token: string, sort: TaskSort): TaskListCursor {
   return { key, id: id.toLowerCase() };
 }
 
+/** ListTasks' metadata pairs, each shaped like a task's own; undefined when none. */
+function parseMetadataFilter(pairs: Record<string, string>): Record<string, string> | undefined {
+  const entries = Object.entries(pairs);
+  if (entries.length === 0) return undefined;
+  if (entries.length > LIMITS.metadataFilterPairs) {
+    fail("metadata", `must have at most ${LIMITS.metadataFilterPairs} pairs`);
+  }
+  return parseMetadata(pairs);
+}
+
 function sortFromProto(sort: ProtoTaskSort): TaskSort | undefined {
   switch (sort) {
     case ProtoTaskSort.UNSPECIFIED:
@@ -485,6 +496,7 @@ export function parseListTasks(req: ListTasksRequest): TaskListFilter {
     priority = priorityFromProto(req.priority);
     if (priority === undefined) fail("priority", `unknown value ${req.priority}`);
   }
+  const metadata = parseMetadataFilter(req.metadata);
   const sort = sortFromProto(req.sort);
   if (sort === undefined) fail("sort", `unknown value ${req.sort}`);
   const createdAfter = parseTime("created_after", req.createdAfter);
@@ -499,6 +511,7 @@ export function parseListTasks(req: ListTasksRequest): TaskListFilter {
     parentTaskId:
       req.parentTaskId === undefined ? undefined : parseTaskId(req.parentTaskId, "parent_task_id"),
     query: query === "" ? undefined : query,
+    metadata,
     createdAfter,
     createdBefore,
     sort,

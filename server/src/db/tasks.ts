@@ -217,6 +217,8 @@ export interface TaskListFilter {
   parentTaskId: string | undefined;
   /** Words searched in name and prompt (web-search syntax). */
   query: string | undefined;
+  /** Metadata pairs a task must all have. */
+  metadata: Record<string, string> | undefined;
   /** Created at or after this time. */
   createdAfter: Date | undefined;
   /** Created before this time. */
@@ -241,6 +243,9 @@ function whereMatches<O>(
   if (filter.parentTaskId !== undefined) q = q.where("parent_task_id", "=", filter.parentTaskId);
   if (filter.query !== undefined) {
     q = q.where(sql<boolean>`search @@ websearch_to_tsquery('simple', ${filter.query})`);
+  }
+  if (filter.metadata !== undefined) {
+    q = q.where(sql<boolean>`metadata @> ${JSON.stringify(filter.metadata)}::jsonb`);
   }
   if (filter.createdAfter !== undefined) q = q.where("created_at", ">=", filter.createdAfter);
   if (filter.createdBefore !== undefined) q = q.where("created_at", "<", filter.createdBefore);

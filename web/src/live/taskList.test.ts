@@ -185,6 +185,13 @@ describe("liveTaskList in other orders", () => {
     ]);
   });
 
+  it("keeps a task out of a list whose metadata pairs it lacks", () => {
+    const t = create(TaskSchema, { id: id(1), metadata: { team: "red", area: "search" } });
+    expect(matchesFilter(t, { ...all, metadata: { team: "red" } })).toBe(true);
+    expect(matchesFilter(t, { ...all, metadata: { team: "red", area: "billing" } })).toBe(false);
+    expect(matchesFilter(t, { ...all, metadata: { owner: "" } })).toBe(false);
+  });
+
   it("keeps a task out of a list whose creation range it is not in", () => {
     const t = create(TaskSchema, { id: id(1), createdAt: timestampFromMs(5000) });
     expect(matchesFilter(t, { ...all, createdAfterMs: 5000, createdBeforeMs: 6000 })).toBe(true);

@@ -21,6 +21,8 @@ export interface TaskListFilter {
   createdBeforeMs?: number;
   /** The list's order; newest first when unset. */
   sort?: TaskSort;
+  /** Metadata pairs a task must all have. */
+  metadata?: Record<string, string>;
 }
 
 /**
@@ -189,6 +191,9 @@ export function matchesFilter(task: Task, filter: TaskListFilter): boolean {
     return false;
   }
   if (filter.parentTaskId !== undefined && task.parentTaskId !== filter.parentTaskId) return false;
+  for (const [key, value] of Object.entries(filter.metadata ?? {})) {
+    if (task.metadata[key] !== value) return false;
+  }
   if (filter.createdAfterMs !== undefined || filter.createdBeforeMs !== undefined) {
     const created = task.createdAt === undefined ? undefined : timestampMs(task.createdAt);
     if (created === undefined) return false;

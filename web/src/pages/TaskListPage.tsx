@@ -50,6 +50,7 @@ export function TaskListPage() {
       model: view.model,
       priority: view.priority,
       sort: view.sort,
+      metadata: view.metadata,
       ...(request.createdAfter !== undefined
         ? { createdAfterMs: timestampMs(create(TimestampSchema, request.createdAfter)) }
         : {}),
@@ -108,6 +109,7 @@ export function TaskListPage() {
       priority: TaskPriority.UNSPECIFIED,
       from: "",
       to: "",
+      metadata: {},
     });
 
   return (

@@ -2,7 +2,13 @@ import { useQuery } from "@connectrpc/connect-query";
 import { TaskPriority, TaskService, type TaskSort, type TaskStatus } from "@promptline/proto";
 import { useEffect, useId, useRef, useState } from "react";
 import { formatCount, PRIORITIES, priorityLabel, STATUSES, statusLabel } from "../../format";
-import { type ListView, rangeIsBackwards, SORTS } from "../../listView";
+import {
+  formatMetadataPairs,
+  type ListView,
+  parseMetadataPairs,
+  rangeIsBackwards,
+  SORTS,
+} from "../../listView";
 import { Button } from "../Button";
 import { inputClass } from "../Field";
 
@@ -23,7 +29,13 @@ export interface ListFiltersProps {
  * search box, model, priority, a creation date range and the sort order.
  */
 export function ListFilters({ view, onChange, counts, filtered, onClear }: ListFiltersProps) {
-  const ids = { model: useId(), priority: useId(), from: useId(), to: useId(), sort: useId() };
+  const ids = {
+    model: useId(),
+    priority: useId(),
+    from: useId(),
+    to: useId(),
+    sort: useId(),
+  };
   const models = useQuery(TaskService.method.listModels, {});
   const modelIds = (models.data?.models ?? []).map((m) => m.id);
   // A model from a shared link stays choosable even if this server no longer lists it.
@@ -40,7 +52,7 @@ export function ListFilters({ view, onChange, counts, filtered, onClear }: ListF
         />
         <SearchBox value={view.query} onChange={(query) => onChange({ query })} />
       </div>
-      <div className="grid grid-cols-2 gap-3 sm:grid-cols-3 lg:grid-cols-[repeat(5,minmax(0,12rem))_auto] lg:items-end">
+      <div className="grid grid-cols-2 gap-3 sm:grid-cols-3 lg:grid-cols-[repeat(3,minmax(0,11rem))_repeat(3,minmax(0,12rem))] lg:items-start">
         <div>
           <label htmlFor={ids.model} className={label}>
             Model
@@ -128,6 +140,7 @@ export function ListFilters({ view, onChange, counts, filtered, onClear }: ListF
             ))}
           </select>
         </div>
+        <MetadataFilter value={view.metadata} onChange={(metadata) => onChange({ metadata })} />
         {filtered && (
           <Button variant="ghost" onClick={onClear} className="justify-self-start">
             Clear filters
@@ -139,6 +152,59 @@ export function ListFilters({ view, onChange, counts, filtered, onClear }: ListF
           “Created until” is before “Created from”: no task can match.
         </p>
       )}
+    </div>
+  );
+}
+
+interface MetadataFilterProps {
+  value: Record<string, string>;
+  onChange: (pairs: Record<string, string>) => void;
+}
+
+/** `key:value` pairs, applied on Enter or when focus leaves; a pair that doesn't read is pointed out. */
+function MetadataFilter({ value, onChange }: MetadataFilterProps) {
+  const id = useId();
+  const shown = formatMetadataPairs(value);
+  const [text, setText] = useState(shown);
+  const [invalid, setInvalid] = useState(false);
+  // Follow the address when it changes from outside (a shared link, "Clear filters").
+  useEffect(() => {
+    setText(shown);
+    setInvalid(false);
+  }, [shown]);
+  const apply = () => {
+    const pairs = parseMetadataPairs(text);
+    setInvalid(pairs === undefined);
+    if (pairs !== undefined && formatMetadataPairs(pairs) !== shown) onChange(pairs);
+  };
+  return (
+    <div className="col-span-2 sm:col-span-1">
+      <label htmlFor={id} className="mb-1 block text-xs font-medium text-fg-muted">
+        Metadata
+      </label>
+      <input
+        id={id}
+        type="text"
+        value={text}
+        onChange={(e) => setText(e.target.value)}
+        onBlur={apply}
+        onKeyDown={(e) => {
+          if (e.key === "Enter") apply();
+        }}
+        placeholder="team:red area:search"
+        spellCheck={false}
+        aria-invalid={invalid || undefined}
+        aria-describedby={`${id}-hint`}
+        className={`${inputClass} font-mono`}
+      />
+      <p
+        id={`${id}-hint`}
+        className={`mt-1 text-xs ${invalid ? "font-medium text-danger" : "text-fg-subtle"}`}
+      >
+        {invalid
+          ? "Write key:value pairs, separated by spaces."
+          : "key:value pairs; Enter applies."}
+      </p>
     </div>
   );
 }
