@@ -123,6 +123,49 @@ describe("sign-in in Chromium (AUTH_MODE=keys)", () => {
   });
 });
 
+describe("templates in Chromium (AUTH_MODE=keys)", { timeout: 30_000 }, () => {
+  it("shows who made a template, and offers edit and delete only to its creator", async () => {
+    const name = `shared ${randomUUID().slice(0, 6)}`;
+    const res = await fetch(`${app.url}/promptline.v1.TemplateService/CreateTemplate`, {
+      method: "POST",
+      headers: { "content-type": "application/json", authorization: `Bearer ${alice.key}` },
+      body: JSON.stringify({
+        name,
+        prompt: "Hi {{vars.who}}",
+        model: "simulator/echo",
+        variables: [{ name: "who" }],
+      }),
+    });
+    expect(res.ok).toBe(true);
+
+    // Bob may run Alice's template and read it, not change it.
+    await signIn(page, bob.key);
+    await page.goto(`${app.url}/templates`);
+    const row = page.getByTestId("template-row").filter({ hasText: name });
+    await row.getByText(`by ${alice.name}`).waitFor();
+    await row.click();
+    await page.getByTestId("template-creator").filter({ hasText: alice.name }).waitFor();
+    await page.getByText(`Only ${alice.name}, who created this template, or an admin`).waitFor();
+    await page.getByText("Hi {{vars.who}}").waitFor();
+    await page.getByRole("button", { name: "Run template" }).waitFor();
+    expect(await page.getByRole("button", { name: "Delete" }).count()).toBe(0);
+    expect(await page.getByRole("heading", { name: "Edit" }).count()).toBe(0);
+    await checkPageInBothThemes(page, "template-not-yours");
+
+    // Alice, its creator, gets the editor and Delete on the same page.
+    const own = await browser.newPage();
+    try {
+      await signIn(own, alice.key);
+      await own.goto(page.url());
+      await own.getByRole("heading", { name: "Edit" }).waitFor();
+      await own.getByRole("button", { name: "Delete" }).waitFor();
+      expect(await own.getByText("who created this template").count()).toBe(0);
+    } finally {
+      await own.close();
+    }
+  });
+});
+
 describe("hostile prompts in Chromium", () => {
   const hostile = [
     "'); drop table tasks;--",

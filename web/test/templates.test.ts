@@ -167,6 +167,8 @@ describe("templates in Chromium", { timeout: 60_000 }, () => {
   it("deletes a template after a confirmation", async () => {
     const template = await storedTemplate();
     await page.goto(`${app.url}/templates/${template.id}`);
+    // Local mode: the built-in admin made it, and may change it.
+    await page.getByTestId("template-creator").filter({ hasText: "Created by local" }).waitFor();
     await page.getByRole("button", { name: "Delete", exact: true }).click();
     const dialog = page.getByRole("dialog", { name: `Delete “${template.name}”?` });
     await dialog.waitFor();

@@ -8,8 +8,10 @@ import { PageHeader } from "../components/PageHeader";
 import { Skeleton } from "../components/Skeleton";
 import { DeleteTemplateButton } from "../components/templates/DeleteTemplateButton";
 import { RunTemplatePanel } from "../components/templates/RunTemplatePanel";
+import { TemplateContents } from "../components/templates/TemplateContents";
 import { TemplateEditor } from "../components/templates/TemplateEditor";
 import { draftFromTemplate, emptyTemplateDraft } from "../components/templates/templateDraft";
+import { useMayChangeTemplate } from "../components/templates/useMayChangeTemplate";
 
 /** `/templates/new`: a blank template form. */
 export function NewTemplatePage() {
@@ -26,7 +28,7 @@ export function NewTemplatePage() {
   );
 }
 
-/** `/templates/:id`: run the template, edit it, or delete it. */
+/** `/templates/:id`: run the template, and edit or delete it when the caller may. */
 export function TemplatePage() {
   const { id = "" } = useParams();
   const loaded = useQuery(TemplateService.method.getTemplate, { id });
@@ -60,22 +62,38 @@ export function TemplatePage() {
 function LoadedTemplate({ template }: { template: Template }) {
   // Made once: the editor owns its values from here on, whatever refetches bring.
   const [initial] = useState(() => draftFromTemplate(template));
+  const mayChange = useMayChangeTemplate(template);
   return (
     <>
       <title>{`${template.name} · Templates · Promptline`}</title>
       <PageHeader
         title={template.name}
-        description={template.description === "" ? undefined : template.description}
-        actions={<DeleteTemplateButton template={template} />}
+        description={
+          <>
+            {template.description !== "" && <p>{template.description}</p>}
+            <p data-testid="template-creator">Created by {template.createdBy}</p>
+          </>
+        }
+        actions={mayChange ? <DeleteTemplateButton template={template} /> : undefined}
       />
       <div className="space-y-8">
         <RunTemplatePanel template={template} />
-        <section aria-labelledby="template-edit-heading" className="space-y-4">
-          <h2 id="template-edit-heading" className="text-lg font-semibold">
-            Edit
-          </h2>
-          <TemplateEditor initial={initial} template={template} />
-        </section>
+        {mayChange ? (
+          <section aria-labelledby="template-edit-heading" className="space-y-4">
+            <h2 id="template-edit-heading" className="text-lg font-semibold">
+              Edit
+            </h2>
+            <TemplateEditor initial={initial} template={template} />
+          </section>
+        ) : (
+          <div className="space-y-2">
+            <TemplateContents template={template} />
+            <p className="text-sm text-fg-muted">
+              Only {template.createdBy}, who created this template, or an admin can edit or delete
+              it.
+            </p>
+          </div>
+        )}
       </div>
     </>
   );

@@ -106,6 +106,7 @@ export function TemplatesPage() {
                 </span>
                 <span className="flex shrink-0 flex-wrap items-center gap-x-3 text-xs text-fg-subtle">
                   <span className="font-mono">{t.model}</span>
+                  <span>by {t.createdBy}</span>
                   <span>
                     {t.variables.length === 1 ? "1 variable" : `${t.variables.length} variables`}
                   </span>
