@@ -63,4 +63,13 @@ describe("serverDraftErrors", () => {
       other: [],
     });
   });
+
+  it("puts metadata reasons on the labels, with the key they name", () => {
+    expect(
+      serverDraftErrors(invalid("metadata.team: must be at most 1024 characters"), draft).errors,
+    ).toEqual({ metadata: "team: must be at most 1024 characters" });
+    expect(
+      serverDraftErrors(invalid('metadata: key "a b" must be 1-64 letters'), draft).errors,
+    ).toEqual({ metadata: 'key "a b" must be 1-64 letters' });
+  });
 });

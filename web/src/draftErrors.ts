@@ -57,6 +57,11 @@ export function serverDraftErrors(err: unknown, draft: TaskDraft): ServerDraftEr
       else add(rowErrorKey("vars", row.key, varValue === null ? "name" : "value"), reason);
       continue;
     }
+    // `metadata: key "x" …` and `metadata.team: …` both belong to the labels.
+    if (path === "metadata" || path.startsWith("metadata.")) {
+      add("metadata", path === "metadata" ? reason : `${path.slice(9)}: ${reason}`);
+      continue;
+    }
     const field = fieldForPath(path, DRAFT_FIELDS);
     if (field === undefined) other.push(`${path}: ${reason}`);
     else add(field, reason);

@@ -3,13 +3,11 @@ import { timestampMs } from "@bufbuild/protobuf/wkt";
 import { ListTasksRequestSchema, TaskPriority, TaskSort, TaskStatus } from "@promptline/proto";
 import { describe, expect, it } from "vitest";
 import {
-  formatMetadataPairs,
   isFiltered,
   listRequest,
   listViewParams,
   localDayStart,
   parseListView,
-  parseMetadataPairs,
   rangeIsBackwards,
 } from "./listView";
 
@@ -71,22 +69,8 @@ describe("list view in the URL", () => {
   });
 });
 
-describe("metadata pairs", () => {
-  it("reads key:value pairs separated by spaces or commas, values may hold colons", () => {
-    expect(parseMetadataPairs("team:red, area:search  url:http://x")).toEqual({
-      team: "red",
-      area: "search",
-      url: "http://x",
-    });
-    expect(parseMetadataPairs("")).toEqual({});
-    expect(formatMetadataPairs({ team: "red", area: "" })).toBe("team:red area:");
-  });
-
-  it("refuses a pair without a key or with a key a task can't have", () => {
-    expect(parseMetadataPairs("team")).toBeUndefined();
-    expect(parseMetadataPairs(":red")).toBeUndefined();
-    expect(parseMetadataPairs("te/am:red")).toBeUndefined();
-    // In the address, such a pair is dropped like any unknown value.
+describe("metadata in the URL", () => {
+  it("drops a pair that doesn't read, like any other unknown value", () => {
     expect(parseListView(new URLSearchParams("meta=oops&meta=team:red")).metadata).toEqual({
       team: "red",
     });

@@ -7,6 +7,7 @@ import {
   type TaskStatus,
 } from "@promptline/proto";
 import { PRIORITIES, parseStatus, priorityLabel, statusLabel } from "./format";
+import { parseMetadataPairs } from "./metadataPairs";
 
 /**
  * What the task list shows, as the address bar holds it, so a view can be
@@ -37,31 +38,6 @@ export const SORTS: ReadonlyArray<{ sort: TaskSort; word: string; label: string 
 ];
 
 const DAY = /^\d{4}-\d{2}-\d{2}$/;
-const METADATA_KEY = /^[A-Za-z0-9_.-]{1,64}$/;
-
-/**
- * `key:value` pairs separated by spaces or commas (`team:red area:search`),
- * as the metadata filter is typed and kept in the address. Undefined when
- * a pair is not `key:value` or its key is not one a task can have.
- */
-export function parseMetadataPairs(text: string): Record<string, string> | undefined {
-  const pairs: Record<string, string> = {};
-  for (const part of text.split(/[\s,]+/).filter((p) => p !== "")) {
-    const colon = part.indexOf(":");
-    const key = part.slice(0, colon);
-    if (colon <= 0 || !METADATA_KEY.test(key)) return undefined;
-    pairs[key] = part.slice(colon + 1);
-  }
-  return pairs;
-}
-
-/** The pairs as {@link parseMetadataPairs} reads them. */
-export function formatMetadataPairs(pairs: Record<string, string>): string {
-  return Object.entries(pairs)
-    .map(([k, v]) => `${k}:${v}`)
-    .join(" ");
-}
-
 /** A `YYYY-MM-DD` that names a real day, else "". */
 function parseDay(value: string | null): string {
   if (value === null || !DAY.test(value)) return "";

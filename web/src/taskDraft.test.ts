@@ -261,3 +261,18 @@ describe("schedule", () => {
     expect(toCreateRequest({ ...emptyDraft(), prompt: "p", model: "m" }).runAt).toBeUndefined();
   });
 });
+
+describe("labels", () => {
+  it("send key:value pairs as metadata, and refuse text that isn't pairs", () => {
+    const draft = { ...emptyDraft(), prompt: "p", model: "m", metadata: "team:red  area:search" };
+    expect(validateDraft(draft).metadata).toBeUndefined();
+    expect(toCreateRequest(draft).metadata).toEqual({ team: "red", area: "search" });
+    expect(validateDraft({ ...draft, metadata: "team" }).metadata).toMatch(/key:value pairs/);
+  });
+
+  it("are copied by a duplicate, not by a child", () => {
+    const task = create(TaskSchema, { id: "t", prompt: "p", metadata: { team: "red" } });
+    expect(draftFromTask(task, "duplicate").metadata).toBe("team:red");
+    expect(draftFromTask(task, "child").metadata).toBe("");
+  });
+});

@@ -7,6 +7,7 @@ import {
   type TaskParamsSchema,
   TaskPriority,
 } from "@promptline/proto";
+import { formatMetadataPairs, parseMetadataPairs } from "./metadataPairs";
 
 /** The create form's values, as typed (numbers stay strings until submit). */
 export interface TaskDraft {
@@ -29,6 +30,8 @@ export interface TaskDraft {
   vars: VarDraft[];
   /** When to run, as a `datetime-local` value in the viewer's time zone; "" runs it now. */
   runAt: string;
+  /** Labels stored as the task's metadata, as `key:value` pairs separated by spaces. */
+  metadata: string;
 }
 
 /** One "wait for this task" row of the form. */
@@ -77,6 +80,7 @@ export const DRAFT_FIELDS = [
   "seed",
   "stop",
   "run_at",
+  "metadata",
 ] as const;
 
 /** A field of the create form, named as the server names it. */
@@ -121,6 +125,7 @@ export function emptyDraft(): TaskDraft {
     dependsOn: [],
     vars: [],
     runAt: "",
+    metadata: "",
   };
 }
 
@@ -160,6 +165,7 @@ export function draftFromTask(
     ...shared,
     name: task.name,
     prompt: task.prompt,
+    metadata: formatMetadataPairs(task.metadata),
     vars: Object.entries(task.vars)
       .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
       .map(([name, value]) => ({ key: newRowKey(), name, value })),
@@ -250,6 +256,9 @@ export function validateDraft(draft: TaskDraft): DraftErrors {
   }
   const runAt = runAtError(draft.runAt, Date.now());
   if (runAt !== undefined) errors.run_at = runAt;
+  if (parseMetadataPairs(draft.metadata) === undefined) {
+    errors.metadata = "Write key:value pairs separated by spaces, e.g. team:red area:search.";
+  }
   validateDependencies(draft, errors);
   validateVars(draft, errors);
   return errors;
@@ -370,6 +379,7 @@ export function toCreateRequest(
       name: d.name.trim(),
     })),
     vars: Object.fromEntries(sentVars(draft).map((v) => [v.name.trim(), v.value])),
+    metadata: parseMetadataPairs(draft.metadata) ?? {},
     // A datetime-local value without a zone is read as the viewer's local time.
     ...(draft.runAt !== "" ? { runAt: timestampFromMs(new Date(draft.runAt).getTime()) } : {}),
   };

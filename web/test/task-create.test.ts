@@ -183,4 +183,29 @@ describe("create form in Chromium", { timeout: 60_000 }, () => {
     expect(Math.abs(at("own") - own)).toBeLessThan(60_000);
     expect(Math.abs(at("shared") - shared)).toBeLessThan(60_000);
   });
+
+  it("labels a task: the labels are its metadata, and the list filters by them", async () => {
+    const marker = `labels${Date.now()}`;
+    await page.goto(`${app.url}/tasks/new`);
+    await page.getByLabel("Name").fill(`labelled ${marker}`);
+    await page.getByLabel("Prompt", { exact: true }).fill("hello");
+    await page.getByLabel("Model").selectOption("simulator/echo");
+    await page.getByLabel("Labels").fill("team:red area");
+    await page.getByRole("button", { name: "Create task" }).click();
+    await page.getByText("Write key:value pairs separated by spaces").waitFor();
+    await page.getByLabel("Labels").fill("team:red area:search");
+    await page.getByRole("button", { name: "Create task" }).click();
+    await page.waitForURL(/\/tasks\/[0-9a-f-]{36}$/);
+    const details = page.getByRole("region", { name: "Details" });
+    await expect.poll(() => details.textContent()).toMatch(/teamred/);
+    expect(await details.textContent()).toMatch(/areasearch/);
+
+    await page.goto(`${app.url}/?q=${marker}&meta=team:red`);
+    await page
+      .getByTestId("task-row")
+      .filter({ hasText: `labelled ${marker}` })
+      .waitFor();
+    await page.goto(`${app.url}/?q=${marker}&meta=team:blue`);
+    await page.getByText("No tasks match these filters").waitFor();
+  });
 });

@@ -48,6 +48,7 @@ const fieldOf: Record<keyof TaskDraft, DraftField> = {
   dependsOn: "depends_on",
   vars: "vars",
   runAt: "run_at",
+  metadata: "metadata",
 };
 
 const PARAMS: readonly DraftField[] = ["temperature", "top_p", "max_tokens", "seed", "stop"];
@@ -336,6 +337,27 @@ export function TaskForm({ initial, parent }: TaskFormProps) {
             onChange={(v) => update("runAt", v)}
             error={errors.run_at}
           />
+
+          <Field
+            id={controlIds.metadata}
+            label="Labels"
+            optional
+            error={errors.metadata}
+            hint="key:value pairs separated by spaces, e.g. team:red area:search. Kept with the task as its metadata; the task list filters by them."
+          >
+            {(aria) => (
+              <input
+                {...aria}
+                type="text"
+                autoComplete="off"
+                spellCheck={false}
+                value={draft.metadata}
+                onChange={(e) => update("metadata", e.target.value)}
+                placeholder="team:red"
+                className={`${inputClass} font-mono`}
+              />
+            )}
+          </Field>
         </div>
 
         <div className="rounded-xl border border-line bg-surface p-4 shadow-xs sm:p-6">

@@ -23,6 +23,7 @@ export const controlIds: Record<DraftField, string> = {
   seed: "task-seed",
   stop: "task-stop",
   run_at: "task-run-at",
+  metadata: "task-metadata",
 };
 
 /** The id of a dependency or variable row's control. */
@@ -82,6 +83,7 @@ export function firstError(errors: DraftErrors, draft: TaskDraft): ErrorTarget |
     field("model"),
     field("priority"),
     field("run_at"),
+    field("metadata"),
     field("params"),
     field("temperature"),
     field("top_p"),

@@ -2,13 +2,8 @@ import { useQuery } from "@connectrpc/connect-query";
 import { TaskPriority, TaskService, type TaskSort, type TaskStatus } from "@promptline/proto";
 import { useEffect, useId, useRef, useState } from "react";
 import { formatCount, PRIORITIES, priorityLabel, STATUSES, statusLabel } from "../../format";
-import {
-  formatMetadataPairs,
-  type ListView,
-  parseMetadataPairs,
-  rangeIsBackwards,
-  SORTS,
-} from "../../listView";
+import { type ListView, rangeIsBackwards, SORTS } from "../../listView";
+import { formatMetadataPairs, parseMetadataPairs } from "../../metadataPairs";
 import { Button } from "../Button";
 import { inputClass } from "../Field";
 
