@@ -31,7 +31,7 @@ export function AttemptsTable({ attempts }: { attempts: readonly TaskAttempt[] }
   return (
     // Focusable, so a keyboard can scroll the table sideways on a narrow screen (WCAG 2.1.1).
     // biome-ignore lint/a11y/noNoninteractiveTabindex: a scrollable region must be reachable by keyboard.
-    <section className="-m-4 overflow-x-auto" tabIndex={0} aria-label="Attempts">
+    <section className="-m-4 overflow-x-auto" tabIndex={0} aria-label="Attempts table">
       <table data-testid="attempts-table" className="w-full border-collapse">
         <caption className="sr-only">Attempts, oldest first</caption>
         <thead className="border-b border-line bg-sunken/60">
