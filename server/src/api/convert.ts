@@ -11,6 +11,7 @@ import {
   type Task,
   type TaskAttempt,
   TaskAttemptSchema,
+  TaskDependencySchema,
   type TaskError,
   TaskErrorSchema,
   type TaskEvent,
@@ -20,7 +21,7 @@ import {
   TaskSchema,
   TokenUsageSchema,
 } from "@promptline/proto";
-import type { LineageEdgeRow } from "../db/graph.js";
+import type { DependencyRow, LineageEdgeRow } from "../db/graph.js";
 import type { AttemptOutcome, TaskAttemptRow, TaskEventRow } from "../db/schema.js";
 import type { TaskParamsJson, TaskRow } from "../db/tasks.js";
 import type { TaskPriority, TaskStatus } from "../tasks/status.js";
@@ -88,7 +89,7 @@ export function paramsToProto(params: TaskParamsJson): TaskParams {
   });
 }
 
-/** A stored task as the API shows it. */
+/** A stored task as the API shows it, `depends_on` left empty (see {@link taskWithDependenciesToProto}). */
 export function taskToProto(row: TaskRow): Task {
   return create(TaskSchema, {
     id: row.id,
@@ -141,6 +142,24 @@ export function taskToProto(row: TaskRow): Task {
     vars: row.vars,
     renderedPrompt: row.rendered_prompt ?? "",
   });
+}
+
+/**
+ * A stored task with its `depends_on` filled: for the responses where the
+ * dependencies are cheap to read (see the field in task.proto).
+ */
+export function taskWithDependenciesToProto(
+  row: TaskRow,
+  dependencies: readonly DependencyRow[] = [],
+): Task {
+  const task = taskToProto(row);
+  task.dependsOn = dependencies.map((d) =>
+    create(TaskDependencySchema, {
+      target: { case: "taskId", value: d.parent_id },
+      name: d.name ?? "",
+    }),
+  );
+  return task;
 }
 
 function taskError(

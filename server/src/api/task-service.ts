@@ -55,6 +55,7 @@ import {
   lineageEdgeToProto,
   statusToProtoEnum,
   taskToProto,
+  taskWithDependenciesToProto,
 } from "./convert.js";
 import { queueStatsToProto, taskMetricsToProto, workerToProto } from "./ops-convert.js";
 import {
@@ -134,11 +135,14 @@ export class TaskServiceHandler implements ServiceImpl<typeof TaskService> {
   }
 
   async createTask(req: CreateTaskRequest, ctx: HandlerContext) {
-    const task = await this.tasks.create({
-      ...parseCreateTask(req, requestId(ctx)),
-      ownerId: ownerOf(ctx),
+    const input = parseCreateTask(req, requestId(ctx));
+    const task = await this.tasks.create({ ...input, ownerId: ownerOf(ctx) });
+    // No read when the request named no dependencies (a replay's task has the same).
+    const deps =
+      input.dependsOn.length === 0 ? undefined : await this.tasks.dependencies([task.id]);
+    return create(CreateTaskResponseSchema, {
+      task: taskWithDependenciesToProto(task, deps?.get(task.id)),
     });
-    return create(CreateTaskResponseSchema, { task: taskToProto(task) });
   }
 
   async batchCreateTasks(req: BatchCreateTasksRequest, ctx: HandlerContext) {
@@ -148,15 +152,22 @@ export class TaskServiceHandler implements ServiceImpl<typeof TaskService> {
       ...batch,
       tasks: batch.tasks.map((task) => ({ ...task, ownerId })),
     });
-    return create(BatchCreateTasksResponseSchema, { tasks: tasks.map(taskToProto) });
+    const deps = batch.tasks.some((t) => t.dependsOn.length > 0)
+      ? await this.tasks.dependencies(tasks.map((t) => t.id))
+      : undefined;
+    return create(BatchCreateTasksResponseSchema, {
+      tasks: tasks.map((t) => taskWithDependenciesToProto(t, deps?.get(t.id))),
+    });
   }
 
   async getTask(req: GetTaskRequest) {
-    const { task, attempts, events } = await this.tasks.getWithHistory(parseTaskId(req.id));
+    const { task, attempts, events, dependencies } = await this.tasks.getWithHistory(
+      parseTaskId(req.id),
+    );
     // A running task's output grows in Redis until it is stored at the end.
     const output = task.status === "running" ? await this.watch.outputSoFar(task) : task.output;
     return create(GetTaskResponseSchema, {
-      task: taskToProto({ ...task, output }),
+      task: taskWithDependenciesToProto({ ...task, output }, dependencies),
       attempts: attempts.map(attemptToProto),
       events: events.map(eventToProto),
     });

@@ -14,13 +14,14 @@ import {
 import type { Redis } from "ioredis";
 import type { Kysely } from "kysely";
 import { visibleOwner } from "../auth/principal.js";
+import type { DependencyRow } from "../db/graph.js";
 import type { DB, TaskRow } from "../db/schema.js";
 import { idsMatchingQuery, type TaskListFilter } from "../db/tasks.js";
 import type { FeedEvent, TaskFeed } from "../events/feed.js";
 import { readOutput } from "../events/publisher.js";
 import type { TaskLifecycle } from "../tasks/lifecycle.js";
 import { isTerminal } from "../tasks/status.js";
-import { taskToProto } from "./convert.js";
+import { taskToProto, taskWithDependenciesToProto } from "./convert.js";
 import { parseListTasks, parseTaskId } from "./validation.js";
 
 export interface WatchDeps {
@@ -51,6 +52,8 @@ export class WatchHandlers {
     ctx.signal.addEventListener("abort", stop, { once: true });
     try {
       const row = await this.deps.tasks.get(id);
+      // A task's dependencies are fixed when it is created: read once, sent with every row.
+      const dependencies = (await this.deps.tasks.dependencies([id])).get(id) ?? [];
       let seq = row.seq;
       let attempt = row.attempts;
       const output = await this.outputSoFar(row);
@@ -62,8 +65,8 @@ export class WatchHandlers {
           : 0;
       let have = output.length;
       yield message(
-        row,
-        resumeAt > 0 ? "" : output,
+        { ...row, output: resumeAt > 0 ? "" : output },
+        dependencies,
         { seq, attempt, have: resumeAt > 0 ? resumeAt : have },
         Date.now(),
       );
@@ -83,10 +86,15 @@ export class WatchHandlers {
           }
           if (isTerminal(event.row.status)) {
             have = event.row.output.length;
-            yield message(event.row, event.row.output, { seq, attempt, have }, event.publishedAt);
+            yield message(event.row, dependencies, { seq, attempt, have }, event.publishedAt);
             return;
           }
-          yield message(event.row, "", { seq, attempt, have }, event.publishedAt);
+          yield message(
+            { ...event.row, output: "" },
+            dependencies,
+            { seq, attempt, have },
+            event.publishedAt,
+          );
           continue;
         }
         if (event.attempt < attempt) continue;
@@ -230,14 +238,15 @@ interface Cursor {
   have: number;
 }
 
+/** A task row as a WatchTask message; `row.output` is what the watcher lacks of it. */
 function message(
   row: TaskRow,
-  output: string,
+  dependencies: readonly DependencyRow[],
   cursor: Cursor,
   publishedAt: number,
 ): WatchTaskResponse {
   return create(WatchTaskResponseSchema, {
-    event: { case: "task", value: taskToProto({ ...row, output }) },
+    event: { case: "task", value: taskWithDependenciesToProto(row, dependencies) },
     seq: cursor.seq,
     outputAttempt: cursor.attempt,
     outputOffset: BigInt(cursor.have),

@@ -31,6 +31,34 @@ export async function insertDependencies(
     .execute();
 }
 
+/** One upstream task of `child_id` as its `depends_on` shows it. */
+export interface DependencyRow {
+  child_id: string;
+  parent_id: string;
+  name: string | null;
+}
+
+/**
+ * The dependencies of `ids`, by child, then name, then id: every edge into
+ * them but a parent's, unless the parent was also named as a dependency
+ * (its edge stays `derived`, with the name). One read on the child index.
+ */
+export async function dependenciesOf(
+  db: Kysely<DB>,
+  ids: readonly string[],
+): Promise<DependencyRow[]> {
+  if (ids.length === 0) return [];
+  return db
+    .selectFrom("task_chain_edges")
+    .select(["child_id", "parent_id", "name"])
+    .where("child_id", "in", ids)
+    .where((eb) => eb.or([eb("kind", "=", "depends_on"), eb("name", "is not", null)]))
+    .orderBy("child_id")
+    .orderBy("name")
+    .orderBy("parent_id")
+    .execute();
+}
+
 /**
  * Of `ids`, the pending tasks every upstream of which has completed, and
  * whose run_at is due: ready to be enqueued.

@@ -2,7 +2,7 @@ import type { Kysely } from "kysely";
 import type { Logger } from "pino";
 import { v7 as uuidv7 } from "uuid";
 import { isForeignKeyViolation } from "../db/errors.js";
-import { insertDependencies } from "../db/graph.js";
+import { type DependencyRow, dependenciesOf, insertDependencies } from "../db/graph.js";
 import type { DB, TaskAttemptRow, TaskEventRow } from "../db/schema.js";
 import {
   deleteTaskIn,
@@ -99,6 +99,7 @@ export interface TaskHistory {
   task: TaskRow;
   attempts: TaskAttemptRow[];
   events: TaskEventRow[];
+  dependencies: DependencyRow[];
 }
 
 export interface TaskLifecycleDeps {
@@ -204,8 +205,20 @@ export class TaskLifecycle {
         if (task === undefined) throw new TaskNotFoundError(id);
         const attempts = await findTaskAttempts(trx, id);
         const events = await findTaskEvents(trx, id);
-        return { task, attempts, events };
+        const dependencies = await dependenciesOf(trx, [id]);
+        return { task, attempts, events, dependencies };
       });
+  }
+
+  /** The dependencies of each of `ids` (those with none are absent), in one read. */
+  async dependencies(ids: readonly string[]): Promise<Map<string, DependencyRow[]>> {
+    const byTask = new Map<string, DependencyRow[]>();
+    for (const row of await dependenciesOf(this.#db, ids)) {
+      const list = byTask.get(row.child_id);
+      if (list === undefined) byTask.set(row.child_id, [row]);
+      else list.push(row);
+    }
+    return byTask;
   }
 
   /**

@@ -330,7 +330,11 @@ export type Task = Message<"promptline.v1.Task"> & {
   renderedPrompt: string;
 
   /**
-   * Tasks this one waits for (besides its parent).
+   * Tasks this one waits for (besides its parent), each by task_id, with its
+   * name; ordered by name, then id. A parent is listed only when it was also
+   * named as a dependency. Filled where it costs no extra read per task:
+   * GetTask, CreateTask, BatchCreateTasks and WatchTask; empty elsewhere
+   * (ListTasks, WatchTasks, lineage and the actions), where GetTask has it.
    *
    * @generated from field: repeated promptline.v1.TaskDependency depends_on = 35;
    */
