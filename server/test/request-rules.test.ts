@@ -109,6 +109,19 @@ describe.each(protocols)("request rules over %s", (_, transport) => {
       code: "InvalidArgument",
       message: "task_id: must be a task id (UUID)",
     });
+    // The model filter is capped like a created task's model, in the list and its stream.
+    const longModel = "m".repeat(201);
+    const tooLong = { code: "InvalidArgument", message: "model: must be at most 200 characters" };
+    expect(await codeAndMessage(tasks.listTasks({ model: longModel }))).toEqual(tooLong);
+    const watching = tasks.watchTasks({ model: longModel });
+    expect(
+      await codeAndMessage(
+        (async () => {
+          for await (const _ of watching) break;
+        })(),
+      ),
+    ).toEqual(tooLong);
+    expect((await tasks.listTasks({ model: "m".repeat(200) })).tasks).toEqual([]);
     const health = createClient(Health, transport());
     expect(await codeAndMessage(health.check({ service: "x".repeat(201) }))).toEqual({
       code: "InvalidArgument",

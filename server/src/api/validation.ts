@@ -491,6 +491,10 @@ export function parseListTasks(req: ListTasksRequest): TaskListFilter {
   if (query.length > LIMITS.queryChars) {
     fail("query", `must be at most ${LIMITS.queryChars} characters`);
   }
+  // No stored task has a longer model, so a longer one only costs a lookup.
+  if (req.model.length > LIMITS.modelChars) {
+    fail("model", `must be at most ${LIMITS.modelChars} characters`);
+  }
   let priority: TaskListFilter["priority"];
   if (req.priority !== 0) {
     priority = priorityFromProto(req.priority);

@@ -1409,7 +1409,7 @@ export type ListTasksRequest = Message<"promptline.v1.ListTasksRequest"> & {
   statuses: TaskStatus[];
 
   /**
-   * Exact model id.
+   * Exact model id; at most 200 characters.
    *
    * @generated from field: string model = 4;
    */
