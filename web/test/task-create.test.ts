@@ -87,6 +87,13 @@ describe("create form in Chromium", { timeout: 60_000 }, () => {
     await expect.poll(() => page.getByTestId("batch-row").count()).toBe(3);
     expect(await page.getByTestId("batch-summary").textContent()).toBe("3 tasks · ready to create");
     await checkPageInBothThemes(page, "task-create-batch");
+    // A phone shows the form and its preview without sideways scrolling.
+    await page.setViewportSize({ width: 375, height: 812 });
+    await screenshot(page, "task-create-batch-phone");
+    expect(await page.evaluate(() => document.documentElement.scrollWidth)).toBeLessThanOrEqual(
+      375,
+    );
+    await page.setViewportSize({ width: 1280, height: 900 });
     await page.getByRole("button", { name: "Create 3 tasks" }).click();
     const created = page.getByTestId("batch-created");
     await created.getByRole("heading", { name: "3 tasks created" }).waitFor();
