@@ -309,7 +309,11 @@ export type Task = Message<"promptline.v1.Task"> & {
   cancelRequestedAt?: Timestamp | undefined;
 
   /**
-   * The chain (connected graph of tasks) this task belongs to, if any.
+   * The chain of parent links this task is in: a task made from another
+   * (parent_task_id) shares its chain, which is made when the first child is.
+   * Empty for a task with no parent and no children. depends_on edges do not
+   * extend chains (one task may depend on tasks of several chains);
+   * GetTaskLineage and CancelChain follow both kinds of edge.
    *
    * @generated from field: string chain_id = 32;
    */
