@@ -1,4 +1,4 @@
-import { type Kysely, sql } from "kysely";
+import { type Kysely, type SelectQueryBuilder, sql } from "kysely";
 import type { DB, TemplateRow } from "./schema.js";
 import type { TaskParamsJson } from "./tasks.js";
 
@@ -57,8 +57,15 @@ function etagOf(column: "updated_at" | "t.updated_at") {
 
 /** Templates as `t`, each with its creator's name and its etag. */
 function selectTemplates(db: Kysely<DB>) {
-  return db
-    .selectFrom("templates as t")
+  return withCreator(db.selectFrom("templates as t"));
+}
+
+/**
+ * Rows of `t` (the table, or a write's RETURNING as a CTE) with their
+ * creator's name and etag: one statement, whichever way the rows came.
+ */
+function withCreator(from: SelectQueryBuilder<DB & { t: TemplateRow }, "t", object>) {
+  return from
     .innerJoin("users as u", "u.id", "t.owner_id")
     .selectAll("t")
     .select(["u.name as created_by", etagOf("t.updated_at").as("etag")]);
@@ -91,9 +98,7 @@ export async function insertTemplate(
         .returningAll(),
     )
     .selectFrom("t")
-    .innerJoin("users as u", "u.id", "t.owner_id")
-    .selectAll("t")
-    .select(["u.name as created_by", etagOf("t.updated_at").as("etag")])
+    .$call(withCreator)
     .executeTakeFirstOrThrow()
     .then(stored);
 }
@@ -151,9 +156,7 @@ export async function updateTemplate(
       qb.updateTable("templates").set(columns(fields)).where("id", "=", id).returningAll(),
     )
     .selectFrom("t")
-    .innerJoin("users as u", "u.id", "t.owner_id")
-    .selectAll("t")
-    .select(["u.name as created_by", etagOf("t.updated_at").as("etag")])
+    .$call(withCreator)
     .executeTakeFirstOrThrow()
     .then(stored);
 }
