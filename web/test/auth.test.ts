@@ -13,9 +13,9 @@ let page: Page;
 let alice: { name: string; key: string };
 let bob: { name: string; key: string };
 
-async function member(prefix: string) {
+async function member(prefix: string, role: "admin" | "member" = "member") {
   const name = `${prefix}-${randomUUID().slice(0, 6)}`;
-  const user = await ensureUser(app.db, name, "member");
+  const user = await ensureUser(app.db, name, role);
   const key = generateApiKey();
   await insertApiKey(app.db, { userId: user.id, name: "", prefix: key.prefix, keyHash: key.hash });
   return { name, key: key.key };
@@ -124,7 +124,7 @@ describe("sign-in in Chromium (AUTH_MODE=keys)", () => {
 });
 
 describe("templates in Chromium (AUTH_MODE=keys)", { timeout: 30_000 }, () => {
-  it("shows who made a template, and offers edit and delete only to its creator", async () => {
+  it("shows who made a template, and offers edit and delete only to its creator and admins", async () => {
     const name = `shared ${randomUUID().slice(0, 6)}`;
     const res = await fetch(`${app.url}/promptline.v1.TemplateService/CreateTemplate`, {
       method: "POST",
@@ -152,16 +152,19 @@ describe("templates in Chromium (AUTH_MODE=keys)", { timeout: 30_000 }, () => {
     expect(await page.getByRole("heading", { name: "Edit" }).count()).toBe(0);
     await checkPageInBothThemes(page, "template-not-yours");
 
-    // Alice, its creator, gets the editor and Delete on the same page.
-    const own = await browser.newPage();
-    try {
-      await signIn(own, alice.key);
-      await own.goto(page.url());
-      await own.getByRole("heading", { name: "Edit" }).waitFor();
-      await own.getByRole("button", { name: "Delete" }).waitFor();
-      expect(await own.getByText("who created this template").count()).toBe(0);
-    } finally {
-      await own.close();
+    // Alice, its creator, and an admin get the editor and Delete on the same page.
+    const admin = await member("admin", "admin");
+    for (const key of [alice.key, admin.key]) {
+      const other = await browser.newPage();
+      try {
+        await signIn(other, key);
+        await other.goto(page.url());
+        await other.getByRole("heading", { name: "Edit" }).waitFor();
+        await other.getByRole("button", { name: "Delete" }).waitFor();
+        expect(await other.getByText("who created this template").count()).toBe(0);
+      } finally {
+        await other.close();
+      }
     }
   });
 });
