@@ -5,7 +5,14 @@ import { Migrator } from "kysely/migration";
 import { expect, test } from "vitest";
 import { LOCAL_USER } from "../src/auth/principal.js";
 import { ensureUser } from "../src/db/auth.js";
-import { findTemplate, findTemplateOwner, insertTemplate } from "../src/db/templates.js";
+import { createPgliteDb } from "../src/db/connection.js";
+import { migrateToLatest } from "../src/db/migrate.js";
+import {
+  findTemplate,
+  findTemplateOwner,
+  insertTemplate,
+  updateTemplate,
+} from "../src/db/templates.js";
 import { createTestDatabase } from "./db-fixture.js";
 
 const fields = (name: string) => ({
@@ -53,5 +60,22 @@ test("a template is its creator's, named on every read, and a missing one has no
     expect(await findTemplateOwner(database.db, randomUUID())).toBeUndefined();
   } finally {
     await database.drop();
+  }
+});
+
+test("on embedded PGlite too: a write's RETURNING comes back with its creator", async () => {
+  const db = await createPgliteDb();
+  try {
+    await migrateToLatest(db);
+    const stored = await insertTemplate(db, fields("embedded"), LOCAL_USER.userId);
+    expect(stored.created_by).toBe("local");
+    const updated = await db.transaction().execute(async (trx) => {
+      await findTemplate(trx, stored.id, { forUpdate: true });
+      return updateTemplate(trx, stored.id, { ...fields("embedded"), prompt: "Hello" });
+    });
+    expect(updated).toMatchObject({ prompt: "Hello", created_by: "local" });
+    expect(await findTemplate(db, stored.id)).toEqual(updated);
+  } finally {
+    await db.destroy();
   }
 });
