@@ -1,8 +1,10 @@
 import type { Client } from "@connectrpc/connect";
 import { TaskPriority, type TaskService, TaskStatus } from "@promptline/proto";
+import { Queue } from "bullmq";
 import { sql } from "kysely";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type Simulator, startSimulator } from "../src/llm/simulator.js";
+import { modelOfJob, TASK_QUEUE_NAME } from "../src/queue/task-queue.js";
 import { startTestApp, type TestApp, waitFor } from "./harness.js";
 import { connectClient, settled } from "./task-client.js";
 
@@ -230,6 +232,34 @@ describe("recovery from crashes", () => {
       expect(done.status).toBe(TaskStatus.COMPLETED);
       expect(done.output).toBe("Echo: orphan");
     } finally {
+      await app.close();
+    }
+  });
+
+  it("re-enqueues a queued task whose job vanished with the model in the job name", async () => {
+    // API only, so no worker takes the job before it is looked at.
+    const app = await startTestApp({ PROMPTLINE_ROLE: "api", RECOVERY_INTERVAL_MS: "100" });
+    const queue = new Queue(TASK_QUEUE_NAME, {
+      connection: { url: process.env.TEST_REDIS_URL ?? "redis://127.0.0.1:6379" },
+      prefix: app.queuePrefix,
+    });
+    try {
+      // The state Redis losing a queued task's job leaves.
+      const id = "01a20000-0000-7000-8000-00000000a003";
+      await app.db
+        .insertInto("tasks")
+        .values({ id, prompt: "lost job", model: MODEL, params: "{}", metadata: "{}" })
+        .execute();
+      await sql`update tasks set status = 'queued', queued_at = now() where id = ${id}`.execute(
+        app.db,
+      );
+      const job = await waitFor(async () => (await queue.getJob(id)) ?? undefined, {
+        what: "the sweep to re-enqueue the task",
+      });
+      // The name routes the job; without the model the worker would read the task first.
+      expect(modelOfJob(job.name)).toBe(MODEL);
+    } finally {
+      await queue.close();
       await app.close();
     }
   });

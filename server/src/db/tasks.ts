@@ -163,8 +163,11 @@ export async function findTasksNeedingRecovery(
     runningOlderThanMs: number;
     limit: number;
   },
-): Promise<Pick<TaskRow, "id" | "status" | "priority" | "run_at" | "cancel_requested_at">[]> {
-  const columns = ["id", "status", "priority", "run_at", "cancel_requested_at"] as const;
+): Promise<
+  Pick<TaskRow, "id" | "status" | "priority" | "model" | "run_at" | "cancel_requested_at">[]
+> {
+  // The model goes into the job name, so a re-enqueued job needs no read to route it.
+  const columns = ["id", "status", "priority", "model", "run_at", "cancel_requested_at"] as const;
   const ago = (ms: number) => sql<Date>`now() - ${ms} * interval '1 millisecond'`;
   return db
     .selectFrom("tasks")

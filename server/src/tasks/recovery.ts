@@ -101,7 +101,7 @@ export class RecoverySweep {
             await this.#queue.remove(task.id);
             result.expired++;
           } else if ((await this.#queue.jobState(task.id)) === undefined) {
-            await this.#queue.enqueue(task.id, task.priority);
+            await this.#queue.enqueue(task.id, task.priority, { model: task.model });
             result.enqueued++;
           }
         } else if (task.status === "running") {
@@ -117,7 +117,8 @@ export class RecoverySweep {
           if (released !== undefined) {
             changed.push(released);
             result.released++;
-            if (released.status === "queued") await this.#queue.enqueue(task.id, task.priority);
+            if (released.status === "queued")
+              await this.#queue.enqueue(task.id, task.priority, { model: task.model });
           }
         }
       }
