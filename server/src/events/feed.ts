@@ -138,6 +138,9 @@ export class TaskFeed {
   }
 
   #receive(raw: string): void {
+    // Every task publishes about five messages; a process nobody watches
+    // through (most API processes under load) need not even parse them.
+    if (this.#all.size === 0 && this.#byTask.size === 0) return;
     const message = decodeMessage(raw);
     if (message === undefined) return;
     if (message.k === "o") {
