@@ -1,37 +1,12 @@
 import { TaskStatus } from "@promptline/proto";
-import type { Browser, Page } from "playwright-core";
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
-import { startTestApp, type TestApp } from "../../server/test/harness.js";
-import { connectClient, settled, type TaskClient } from "../../server/test/task-client.js";
-import { launchChromium, screenshot, screenshotOf } from "./browser.js";
+import type { Page } from "playwright-core";
+import { describe, expect, it } from "vitest";
+import { settled } from "../../server/test/task-client.js";
+import { screenshot, screenshotOf } from "./browser.js";
+import { browserTestApp } from "./fixture.js";
 
 const ECHO = "simulator/echo";
-let app: TestApp;
-let client: TaskClient;
-let browser: Browser;
-let page: Page;
-
-beforeAll(async () => {
-  [app, browser] = await Promise.all([startTestApp(), launchChromium()]);
-  client = connectClient(app.url);
-});
-
-afterAll(async () => {
-  await browser?.close();
-  await app?.close();
-});
-
-beforeEach(async () => {
-  page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
-});
-
-afterEach(async (ctx) => {
-  // What the page showed when a test failed, for whoever reads the CI artifacts.
-  if (ctx.task.result?.state === "fail" || (ctx.task.result?.errors?.length ?? 0) > 0) {
-    await screenshot(page, "chain-failed-test");
-  }
-  await page.close();
-});
+const ui = browserTestApp({ failureScreenshot: "chain-failed-test" });
 
 /** The graph's node links, each named "<title>, <status>, <model>". */
 function graphNodes(p: Page) {
@@ -49,7 +24,7 @@ function status(p: Page, word: string) {
 // Each test waits for several tasks in turn; a busy machine needs more than the default.
 describe("chains in Chromium", { timeout: 60_000 }, () => {
   it("shows a three-step chain as a live graph, and a node opens its task", async () => {
-    const { tasks } = await client.batchCreateTasks({
+    const { tasks } = await ui.client.batchCreateTasks({
       tasks: [
         // Slow, so the page most likely sees the chain before it has run.
         { ref: "a", name: "step one", prompt: "[[sim ttft=3000]] one", model: ECHO },
@@ -64,69 +39,72 @@ describe("chains in Chromium", { timeout: 60_000 }, () => {
       ],
     });
     const [first, , last] = tasks;
-    await page.goto(`${app.url}/tasks/${last?.id}`);
+    await ui.page.goto(`${ui.app.url}/tasks/${last?.id}`);
 
-    await expect.poll(() => graphNodes(page).count(), { timeout: 10_000 }).toBe(3);
-    if ((await nodeLabels(page)).some((l) => !l.includes(", completed,"))) {
-      await screenshot(page, "chain-graph-running");
+    await expect.poll(() => graphNodes(ui.page).count(), { timeout: 10_000 }).toBe(3);
+    if ((await nodeLabels(ui.page)).some((l) => !l.includes(", completed,"))) {
+      await screenshot(ui.page, "chain-graph-running");
     }
     await expect
-      .poll(async () => (await nodeLabels(page)).filter((l) => l.includes(", completed,")).length, {
-        timeout: 20_000,
-      })
+      .poll(
+        async () => (await nodeLabels(ui.page)).filter((l) => l.includes(", completed,")).length,
+        {
+          timeout: 20_000,
+        },
+      )
       .toBe(3);
-    await status(page, "completed").waitFor({ timeout: 10_000 });
-    expect(await page.getByTestId("task-output").textContent()).toBe(
+    await status(ui.page, "completed").waitFor({ timeout: 10_000 });
+    expect(await ui.page.getByTestId("task-output").textContent()).toBe(
       "Echo: three Echo: two Echo: one",
     );
-    expect(await page.getByTestId("rendered-prompt").textContent()).toBe(
+    expect(await ui.page.getByTestId("rendered-prompt").textContent()).toBe(
       "three Echo: two Echo: one",
     );
-    expect(await nodeLabels(page)).toEqual([
+    expect(await nodeLabels(ui.page)).toEqual([
       `step one, completed, ${ECHO}`,
       `step two, completed, ${ECHO}`,
       `step three, completed, ${ECHO}, this task`,
     ]);
     // The same links in words, and the chain's totals and table.
-    expect(await page.getByTestId("lineage-upstream").textContent()).toContain("step two");
-    expect(await page.getByTestId("lineage-downstream").textContent()).toContain("Nothing yet");
-    expect(await page.getByTestId("chain-row").count()).toBe(3);
-    expect(await page.getByTestId("chain-totals").textContent()).toMatch(/Tasks3/);
-    await page.getByTestId("lineage-graph").scrollIntoViewIfNeeded();
-    await screenshot(page, "chain-graph");
+    expect(await ui.page.getByTestId("lineage-upstream").textContent()).toContain("step two");
+    expect(await ui.page.getByTestId("lineage-downstream").textContent()).toContain("Nothing yet");
+    expect(await ui.page.getByTestId("chain-row").count()).toBe(3);
+    expect(await ui.page.getByTestId("chain-totals").textContent()).toMatch(/Tasks3/);
+    await ui.page.getByTestId("lineage-graph").scrollIntoViewIfNeeded();
+    await screenshot(ui.page, "chain-graph");
     // Small and dark screens get the same graph, and the links in words.
-    await page.setViewportSize({ width: 390, height: 844 });
-    await page.emulateMedia({ colorScheme: "dark" });
-    const lineagePanel = page.getByRole("region", { name: "Lineage" });
-    await expect.poll(() => graphNodes(page).first().isVisible()).toBe(true);
+    await ui.page.setViewportSize({ width: 390, height: 844 });
+    await ui.page.emulateMedia({ colorScheme: "dark" });
+    const lineagePanel = ui.page.getByRole("region", { name: "Lineage" });
+    await expect.poll(() => graphNodes(ui.page).first().isVisible()).toBe(true);
     await screenshotOf(lineagePanel, "chain-graph-mobile-dark");
-    await page.setViewportSize({ width: 1280, height: 900 });
-    await page.emulateMedia({ colorScheme: "light" });
+    await ui.page.setViewportSize({ width: 1280, height: 900 });
+    await ui.page.emulateMedia({ colorScheme: "light" });
 
     // A click on a node opens that task; so does Enter on a focused one.
-    await graphNodes(page).filter({ hasText: "step one" }).click();
-    await page.waitForURL(`**/tasks/${first?.id}`);
-    await page.getByRole("heading", { level: 1, name: "step one" }).waitFor();
-    const two = page.getByRole("link", { name: `step two, completed, ${ECHO}` });
+    await graphNodes(ui.page).filter({ hasText: "step one" }).click();
+    await ui.page.waitForURL(`**/tasks/${first?.id}`);
+    await ui.page.getByRole("heading", { level: 1, name: "step one" }).waitFor();
+    const two = ui.page.getByRole("link", { name: `step two, completed, ${ECHO}` });
     await two.waitFor();
     await two.focus();
-    await page.keyboard.press("Enter");
-    await page.getByRole("heading", { level: 1, name: "step two" }).waitFor();
-    expect(await page.getByTestId("lineage-upstream").textContent()).toContain("step one");
-    expect(await page.getByTestId("lineage-downstream").textContent()).toContain("step three");
+    await ui.page.keyboard.press("Enter");
+    await ui.page.getByRole("heading", { level: 1, name: "step two" }).waitFor();
+    expect(await ui.page.getByTestId("lineage-upstream").textContent()).toContain("step one");
+    expect(await ui.page.getByTestId("lineage-downstream").textContent()).toContain("step three");
   });
 
   it("draws the graph on an open page when tasks are made from it", async () => {
-    const { task: root } = await client.createTask({
+    const { task: root } = await ui.client.createTask({
       name: "the root",
       prompt: "root",
       model: ECHO,
     });
-    await page.goto(`${app.url}/tasks/${root?.id}`);
-    await status(page, "completed").waitFor({ timeout: 15_000 });
-    expect(await page.getByTestId("lineage-graph").count()).toBe(0);
+    await ui.page.goto(`${ui.app.url}/tasks/${root?.id}`);
+    await status(ui.page, "completed").waitFor({ timeout: 15_000 });
+    expect(await ui.page.getByTestId("lineage-graph").count()).toBe(0);
 
-    await client.batchCreateTasks({
+    await ui.client.batchCreateTasks({
       tasks: [
         {
           ref: "kid",
@@ -139,106 +117,111 @@ describe("chains in Chromium", { timeout: 60_000 }, () => {
       ],
     });
     // No reload: the open page learns of its new children and follows them to the end.
-    await expect.poll(() => graphNodes(page).count(), { timeout: 10_000 }).toBe(3);
+    await expect.poll(() => graphNodes(ui.page).count(), { timeout: 10_000 }).toBe(3);
     await expect
-      .poll(async () => (await nodeLabels(page)).filter((l) => l.includes(", completed,")).length, {
-        timeout: 20_000,
-      })
+      .poll(
+        async () => (await nodeLabels(ui.page)).filter((l) => l.includes(", completed,")).length,
+        {
+          timeout: 20_000,
+        },
+      )
       .toBe(3);
-    expect(await page.getByTestId("lineage-downstream").textContent()).toContain("the kid");
+    expect(await ui.page.getByTestId("lineage-downstream").textContent()).toContain("the kid");
   });
 
   it("uses a completed task as the parent of a new one, its output passed on", async () => {
-    const { task: source } = await client.createTask({
+    const { task: source } = await ui.client.createTask({
       name: "the source",
       prompt: "hello chain",
       model: ECHO,
       params: { temperature: 0.3 },
     });
-    await settled(client, source?.id ?? "");
-    await page.goto(`${app.url}/tasks/${source?.id}`);
-    await page.getByRole("link", { name: "Use as new task" }).click();
-    await page.waitForURL(`**/tasks/new?parent=${source?.id}`);
+    await settled(ui.client, source?.id ?? "");
+    await ui.page.goto(`${ui.app.url}/tasks/${source?.id}`);
+    await ui.page.getByRole("link", { name: "Use as new task" }).click();
+    await ui.page.waitForURL(`**/tasks/new?parent=${source?.id}`);
 
-    const prompt = page.getByLabel("Prompt", { exact: true });
+    const prompt = ui.page.getByLabel("Prompt", { exact: true });
     await expect.poll(() => prompt.inputValue()).toBe("{{parent.output}}");
-    expect(await page.getByTestId("made-from").textContent()).toContain("the source");
-    expect(await page.getByLabel("Temperature").inputValue()).toBe("0.3");
-    expect(await page.getByLabel("Model").inputValue()).toBe(ECHO);
+    expect(await ui.page.getByTestId("made-from").textContent()).toContain("the source");
+    expect(await ui.page.getByLabel("Temperature").inputValue()).toBe("0.3");
+    expect(await ui.page.getByLabel("Model").inputValue()).toBe(ECHO);
     // Pasting puts the output itself in the prompt; the reference comes back on request.
-    await page.getByLabel("Pasted into the prompt now, to edit").check();
+    await ui.page.getByLabel("Pasted into the prompt now, to edit").check();
     expect(await prompt.inputValue()).toBe("Echo: hello chain");
-    await page.getByLabel(/As \{\{parent\.output\}\}/).check();
+    await ui.page.getByLabel(/As \{\{parent\.output\}\}/).check();
     expect(await prompt.inputValue()).toBe("{{parent.output}}");
     await prompt.fill("Shorten: {{parent.output}}");
-    await page.getByLabel("Name").fill("the child");
-    await screenshot(page, "chain-use-as-new-task");
+    await ui.page.getByLabel("Name").fill("the child");
+    await screenshot(ui.page, "chain-use-as-new-task");
 
-    await page.getByRole("button", { name: "Create task" }).click();
-    await page.waitForURL(/\/tasks\/[0-9a-f-]{36}$/);
-    await status(page, "completed").waitFor({ timeout: 15_000 });
-    expect(await page.getByTestId("task-output").textContent()).toBe(
+    await ui.page.getByRole("button", { name: "Create task" }).click();
+    await ui.page.waitForURL(/\/tasks\/[0-9a-f-]{36}$/);
+    await status(ui.page, "completed").waitFor({ timeout: 15_000 });
+    expect(await ui.page.getByTestId("task-output").textContent()).toBe(
       "Echo: Shorten: Echo: hello chain",
     );
-    await graphNodes(page).nth(1).waitFor();
-    expect(await page.getByTestId("lineage-upstream").textContent()).toContain("the source");
-    await screenshot(page, "chain-child-done");
+    await graphNodes(ui.page).nth(1).waitFor();
+    expect(await ui.page.getByTestId("lineage-upstream").textContent()).toContain("the source");
+    await screenshot(ui.page, "chain-child-done");
   });
 
   it("duplicates a task, and shows dependency errors next to the row they name", async () => {
-    const { task: source } = await client.createTask({
+    const { task: source } = await ui.client.createTask({
       name: "to copy",
       prompt: "About {{vars.topic}}",
       model: ECHO,
       vars: { topic: "otters" },
     });
-    await page.goto(`${app.url}/tasks/${source?.id}`);
-    await page.getByRole("link", { name: "Duplicate" }).click();
-    await page.waitForURL(`**/tasks/new?from=${source?.id}`);
-    const prompt = page.getByLabel("Prompt", { exact: true });
+    await ui.page.goto(`${ui.app.url}/tasks/${source?.id}`);
+    await ui.page.getByRole("link", { name: "Duplicate" }).click();
+    await ui.page.waitForURL(`**/tasks/new?from=${source?.id}`);
+    const prompt = ui.page.getByLabel("Prompt", { exact: true });
     await expect.poll(() => prompt.inputValue()).toBe("About {{vars.topic}}");
-    expect(await page.getByLabel("Variable 1: value").inputValue()).toBe("otters");
-    expect(await page.getByTestId("made-from").count()).toBe(0);
+    expect(await ui.page.getByLabel("Variable 1: value").inputValue()).toBe("otters");
+    expect(await ui.page.getByTestId("made-from").count()).toBe(0);
 
     await prompt.fill("{{deps.notes.output}} about {{vars.topic}}");
-    await page.getByText("Wait for other tasks").click();
-    await page.getByRole("button", { name: "Add a task" }).click();
+    await ui.page.getByText("Wait for other tasks").click();
+    await ui.page.getByRole("button", { name: "Add a task" }).click();
     const missing = "0190a5c8-0000-7000-8000-000000000000";
-    await page.getByLabel("Task 1: id or link").fill(`${app.url}/tasks/${missing}`);
-    await page.getByLabel("Task 1: name (optional)").fill("notes");
-    await page.getByRole("button", { name: "Create task" }).click();
-    const rowError = page.locator(`[id$="-task-id-error"]`);
+    await ui.page.getByLabel("Task 1: id or link").fill(`${ui.app.url}/tasks/${missing}`);
+    await ui.page.getByLabel("Task 1: name (optional)").fill("notes");
+    await ui.page.getByRole("button", { name: "Create task" }).click();
+    const rowError = ui.page.locator(`[id$="-task-id-error"]`);
     await rowError.filter({ hasText: `task ${missing} does not exist` }).waitFor();
     // The control with the error takes the focus (wait for it: typing elsewhere first would lose it).
-    const taskId = page.getByLabel("Task 1: id or link");
+    const taskId = ui.page.getByLabel("Task 1: id or link");
     await expect.poll(() => taskId.evaluate((el) => el === document.activeElement)).toBe(true);
-    await screenshot(page, "chain-dependency-error");
+    await screenshot(ui.page, "chain-dependency-error");
 
     // A reference to a dependency that has no name is the prompt's problem.
-    await page.getByLabel("Task 1: id or link").fill(source?.id ?? "");
-    await page.getByLabel("Task 1: name (optional)").fill("");
-    await page.getByRole("button", { name: "Create task" }).click();
-    await page.getByText("uses {{deps.notes.output}} but no dependency is named notes").waitFor();
+    await ui.page.getByLabel("Task 1: id or link").fill(source?.id ?? "");
+    await ui.page.getByLabel("Task 1: name (optional)").fill("");
+    await ui.page.getByRole("button", { name: "Create task" }).click();
+    await ui.page
+      .getByText("uses {{deps.notes.output}} but no dependency is named notes")
+      .waitFor();
     expect(await prompt.getAttribute("aria-invalid")).toBe("true");
     await expect.poll(() => prompt.evaluate((el) => el === document.activeElement)).toBe(true);
 
-    await page.getByLabel("Task 1: name (optional)").fill("notes");
-    await page.getByRole("button", { name: "Create task" }).click();
-    await page.waitForURL(/\/tasks\/[0-9a-f-]{36}$/);
-    await status(page, "completed").waitFor({ timeout: 15_000 });
-    expect(await page.getByTestId("task-output").textContent()).toBe(
+    await ui.page.getByLabel("Task 1: name (optional)").fill("notes");
+    await ui.page.getByRole("button", { name: "Create task" }).click();
+    await ui.page.waitForURL(/\/tasks\/[0-9a-f-]{36}$/);
+    await status(ui.page, "completed").waitFor({ timeout: 15_000 });
+    expect(await ui.page.getByTestId("task-output").textContent()).toBe(
       "Echo: Echo: About otters about otters",
     );
-    await page.getByTestId("lineage-graph").waitFor();
-    expect(await page.getByTestId("lineage-upstream").textContent()).toContain(
+    await ui.page.getByTestId("lineage-graph").waitFor();
+    expect(await ui.page.getByTestId("lineage-upstream").textContent()).toContain(
       "waits for it as notes",
     );
-    await screenshotOf(page.getByRole("region", { name: "Lineage" }), "chain-dependency-graph");
+    await screenshotOf(ui.page.getByRole("region", { name: "Lineage" }), "chain-dependency-graph");
   });
 
   it("shows a failed middle step cancelling the last, and retries the chain from it", async () => {
     const key = crypto.randomUUID();
-    const { tasks } = await client.batchCreateTasks({
+    const { tasks } = await ui.client.batchCreateTasks({
       tasks: [
         { ref: "a", name: "first step", prompt: "first", model: ECHO },
         {
@@ -253,31 +236,35 @@ describe("chains in Chromium", { timeout: 60_000 }, () => {
       ],
     });
     const last = tasks[2];
-    await page.goto(`${app.url}/tasks/${last?.id}`);
-    await status(page, "cancelled").waitFor({ timeout: 15_000 });
-    const error = page.getByTestId("task-error");
+    await ui.page.goto(`${ui.app.url}/tasks/${last?.id}`);
+    await status(ui.page, "cancelled").waitFor({ timeout: 15_000 });
+    const error = ui.page.getByTestId("task-error");
     await error.waitFor({ timeout: 10_000 });
     expect(await error.textContent()).toContain("UPSTREAM_FAILED");
     await expect
-      .poll(async () => (await nodeLabels(page)).map((l) => l.split(", ")[1]), { timeout: 10_000 })
+      .poll(async () => (await nodeLabels(ui.page)).map((l) => l.split(", ")[1]), {
+        timeout: 10_000,
+      })
       .toEqual(["completed", "failed", "cancelled"]);
-    await screenshot(page, "chain-upstream-failed");
+    await screenshot(ui.page, "chain-upstream-failed");
 
-    await page
+    await ui.page
       .getByRole("button", { name: "Retry from here: middle step" })
       .click({ timeout: 10_000 });
-    await status(page, "completed").waitFor({ timeout: 20_000 });
-    expect(await page.getByTestId("task-output").textContent()).toBe(
+    await status(ui.page, "completed").waitFor({ timeout: 20_000 });
+    expect(await ui.page.getByTestId("task-output").textContent()).toBe(
       "Echo: last Echo: middle Echo: first",
     );
     await expect
-      .poll(async () => (await nodeLabels(page)).map((l) => l.split(", ")[1]), { timeout: 10_000 })
+      .poll(async () => (await nodeLabels(ui.page)).map((l) => l.split(", ")[1]), {
+        timeout: 10_000,
+      })
       .toEqual(["completed", "completed", "completed"]);
-    await screenshot(page, "chain-retried");
+    await screenshot(ui.page, "chain-retried");
   });
 
   it("cancels a whole chain after asking, and re-runs a step with changes", async () => {
-    const { tasks } = await client.batchCreateTasks({
+    const { tasks } = await ui.client.batchCreateTasks({
       tasks: [
         { ref: "a", name: "quick", prompt: "quick", model: ECHO },
         {
@@ -291,28 +278,34 @@ describe("chains in Chromium", { timeout: 60_000 }, () => {
       ],
     });
     const slow = tasks[1];
-    await page.goto(`${app.url}/tasks/${slow?.id}`);
-    await status(page, "running").waitFor({ timeout: 15_000 });
-    await page.getByRole("button", { name: "Cancel chain" }).click();
-    const dialog = page.getByRole("dialog", { name: "Cancel the whole chain?" });
+    await ui.page.goto(`${ui.app.url}/tasks/${slow?.id}`);
+    await status(ui.page, "running").waitFor({ timeout: 15_000 });
+    await ui.page.getByRole("button", { name: "Cancel chain" }).click();
+    const dialog = ui.page.getByRole("dialog", { name: "Cancel the whole chain?" });
     await dialog.waitFor();
-    await screenshot(page, "chain-cancel-confirm");
+    await screenshot(ui.page, "chain-cancel-confirm");
     await dialog.getByRole("button", { name: "Cancel chain" }).click();
-    await status(page, "cancelled").waitFor({ timeout: 10_000 });
+    await status(ui.page, "cancelled").waitFor({ timeout: 10_000 });
     await expect
-      .poll(async () => (await nodeLabels(page)).map((l) => l.split(", ")[1]), { timeout: 10_000 })
+      .poll(async () => (await nodeLabels(ui.page)).map((l) => l.split(", ")[1]), {
+        timeout: 10_000,
+      })
       .toEqual(["completed", "cancelled", "cancelled"]);
 
-    await page.getByRole("button", { name: "Re-run with changes: slow" }).click();
-    const rerun = page.getByRole("dialog", { name: /Re-run “slow” with changes/ });
+    await ui.page.getByRole("button", { name: "Re-run with changes: slow" }).click();
+    const rerun = ui.page.getByRole("dialog", { name: /Re-run “slow” with changes/ });
     await rerun.getByLabel("Prompt").fill("fast now {{parent.output}}");
-    await screenshot(page, "chain-rerun-dialog");
+    await screenshot(ui.page, "chain-rerun-dialog");
     await rerun.getByRole("button", { name: "Re-run" }).click();
-    await page.waitForURL((url) => !url.pathname.endsWith(slow?.id ?? ""));
-    await status(page, "completed").waitFor({ timeout: 15_000 });
-    expect(await page.getByTestId("task-output").textContent()).toBe("Echo: fast now Echo: quick");
-    const branch = await client.getTask({ id: page.url().split("/").at(-1) ?? "" });
+    await ui.page.waitForURL((url) => !url.pathname.endsWith(slow?.id ?? ""));
+    await status(ui.page, "completed").waitFor({ timeout: 15_000 });
+    expect(await ui.page.getByTestId("task-output").textContent()).toBe(
+      "Echo: fast now Echo: quick",
+    );
+    const branch = await ui.client.getTask({ id: ui.page.url().split("/").at(-1) ?? "" });
     expect(branch.task?.parentTaskId).toBe(tasks[0]?.id);
-    expect((await client.getTask({ id: slow?.id ?? "" })).task?.status).toBe(TaskStatus.CANCELLED);
+    expect((await ui.client.getTask({ id: slow?.id ?? "" })).task?.status).toBe(
+      TaskStatus.CANCELLED,
+    );
   });
 });

@@ -1,112 +1,89 @@
 import { randomUUID } from "node:crypto";
-import type { Browser, Page } from "playwright-core";
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
+import type { Page } from "playwright-core";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { generateApiKey } from "../../server/src/auth/keys.js";
 import { ensureUser, insertApiKey } from "../../server/src/db/auth.js";
 import { startTestApp, type TestApp } from "../../server/test/harness.js";
-import { connectClient, settled, type TaskClient } from "../../server/test/task-client.js";
+import { settled } from "../../server/test/task-client.js";
 import { checkPageInBothThemes } from "./a11y.js";
-import { launchChromium, screenshot } from "./browser.js";
+import { screenshot } from "./browser.js";
+import { browserTestApp } from "./fixture.js";
 
 const ECHO = "simulator/echo";
-let app: TestApp;
-let client: TaskClient;
-let browser: Browser;
-let page: Page;
-
-beforeAll(async () => {
-  [app, browser] = await Promise.all([startTestApp(), launchChromium()]);
-  client = connectClient(app.url);
-});
-
-afterAll(async () => {
-  await browser?.close();
-  await app?.close();
-});
-
-beforeEach(async () => {
-  page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
-});
-
-afterEach(async (ctx) => {
-  if (ctx.task.result?.state === "fail" || (ctx.task.result?.errors?.length ?? 0) > 0) {
-    await screenshot(page, "dashboard-failed-test");
-  }
-  await page.close();
-});
+const ui = browserTestApp({ failureScreenshot: "dashboard-failed-test" });
 
 const count = (p: Page, status: string) => p.getByTestId(`count-${status}`);
 
 // Tests run in order against one app: first with no task at all, then with some.
 describe("dashboard in Chromium", { timeout: 60_000 }, () => {
   it("says what to do when nothing has run yet", async () => {
-    await page.goto(`${app.url}/dashboard`);
-    await page.getByRole("heading", { name: "Dashboard", level: 1 }).waitFor();
-    await page.getByText("No tasks finished, last hour").waitFor();
-    await page.getByText("Nothing waiting or running").waitFor();
-    expect(await count(page, "completed").textContent()).toBe("0");
-    expect(await page.getByTestId("metric-totals").getByText("—").count()).toBeGreaterThan(0);
+    await ui.page.goto(`${ui.app.url}/dashboard`);
+    await ui.page.getByRole("heading", { name: "Dashboard", level: 1 }).waitFor();
+    await ui.page.getByText("No tasks finished, last hour").waitFor();
+    await ui.page.getByText("Nothing waiting or running").waitFor();
+    expect(await count(ui.page, "completed").textContent()).toBe("0");
+    expect(await ui.page.getByTestId("metric-totals").getByText("—").count()).toBeGreaterThan(0);
     // The app runs its own worker.
-    await page.getByTestId("workers").getByRole("row").nth(1).waitFor();
-    await page.getByRole("link", { name: "New task" }).last().waitFor();
-    await checkPageInBothThemes(page, "dashboard-empty");
+    await ui.page.getByTestId("workers").getByRole("row").nth(1).waitFor();
+    await ui.page.getByRole("link", { name: "New task" }).last().waitFor();
+    await checkPageInBothThemes(ui.page, "dashboard-empty");
   });
 
   it("shows counts, charts, usage by model and workers, and refreshes by itself", async () => {
-    const created = await client.batchCreateTasks({
+    const created = await ui.client.batchCreateTasks({
       tasks: [
         { prompt: "one", model: ECHO },
         { prompt: "two", model: ECHO },
         { prompt: '[[sim status=400 message="nope"]] three', model: ECHO },
       ],
     });
-    for (const t of created.tasks) await settled(client, t.id);
-    await page.goto(`${app.url}/dashboard`);
-    await count(page, "completed").filter({ hasText: "2" }).waitFor();
-    expect(await count(page, "failed").textContent()).toBe("1");
-    const totals = page.getByTestId("metric-totals");
+    for (const t of created.tasks) await settled(ui.client, t.id);
+    await ui.page.goto(`${ui.app.url}/dashboard`);
+    await count(ui.page, "completed").filter({ hasText: "2" }).waitFor();
+    expect(await count(ui.page, "failed").textContent()).toBe("1");
+    const totals = ui.page.getByTestId("metric-totals");
     await totals.getByText("33%").waitFor();
-    const usage = page.getByTestId("model-usage");
+    const usage = ui.page.getByTestId("model-usage");
     await usage.getByRole("row", { name: new RegExp(ECHO) }).waitFor();
     expect(await usage.getByRole("row").nth(1).textContent()).toMatch(/simulator\/echo\s*31/);
     for (const chart of ["throughput", "errors", "latency", "tokens"]) {
-      await page.getByTestId(`chart-${chart}`).locator("canvas").first().waitFor();
+      await ui.page.getByTestId(`chart-${chart}`).locator("canvas").first().waitFor();
     }
-    const worker = page.getByTestId("workers").getByRole("row").nth(1);
+    const worker = ui.page.getByTestId("workers").getByRole("row").nth(1);
     expect(await worker.textContent()).toMatch(/:\d+/);
 
     // A task finishing elsewhere shows up without a reload.
-    const { task } = await client.createTask({ prompt: "four", model: ECHO });
-    await settled(client, task?.id ?? "");
-    await count(page, "completed").filter({ hasText: "3" }).waitFor({ timeout: 15_000 });
+    const { task } = await ui.client.createTask({ prompt: "four", model: ECHO });
+    await settled(ui.client, task?.id ?? "");
+    await count(ui.page, "completed").filter({ hasText: "3" }).waitFor({ timeout: 15_000 });
     await totals.getByText("25%").waitFor();
 
     // The range lives in the URL.
-    await page.getByLabel("Range").selectOption("24h");
-    await page.waitForURL(/range=24h/);
-    await page.getByRole("heading", { name: "Finished tasks, last 24 hours" }).waitFor();
+    await ui.page.getByLabel("Range").selectOption("24h");
+    await ui.page.waitForURL(/range=24h/);
+    await ui.page.getByRole("heading", { name: "Finished tasks, last 24 hours" }).waitFor();
     await totals.getByText("25%").waitFor();
 
-    await checkPageInBothThemes(page, "dashboard", () =>
-      page.getByTestId("chart-latency").locator("canvas").first().waitFor(),
+    await checkPageInBothThemes(ui.page, "dashboard", () =>
+      ui.page.getByTestId("chart-latency").locator("canvas").first().waitFor(),
     );
 
     // A count opens the task list filtered by its status.
-    await count(page, "failed").click();
-    await page.waitForURL(/\/\?status=failed$/);
-    await page.getByTestId("task-row").first().waitFor();
-    const rows = await page.getByTestId("task-row").allTextContents();
+    await count(ui.page, "failed").click();
+    await ui.page.waitForURL(/\/\?status=failed$/);
+    await ui.page.getByTestId("task-row").first().waitFor();
+    const rows = await ui.page.getByTestId("task-row").allTextContents();
     expect(rows).toHaveLength(1);
     expect(rows[0]).toContain("failed");
   });
 
   it("is usable by keyboard: range, counts and tables each take focus with a visible ring", async () => {
-    await page.goto(`${app.url}/dashboard`);
-    await page.getByTestId("model-usage").waitFor();
+    await ui.page.goto(`${ui.app.url}/dashboard`);
+    await ui.page.getByTestId("model-usage").waitFor();
     const reached = new Set<string>();
     for (let i = 0; i < 40 && reached.size < 4; i++) {
-      await page.keyboard.press("Tab");
-      const focus = await page.evaluate(() => {
+      await ui.page.keyboard.press("Tab");
+      const focus = await ui.page.evaluate(() => {
         const el = document.activeElement;
         if (!(el instanceof HTMLElement)) return undefined;
         const s = getComputedStyle(el);
@@ -135,33 +112,33 @@ describe("dashboard in Chromium", { timeout: 60_000 }, () => {
   });
 
   it("fits a phone's width with nothing cut off", async () => {
-    await page.setViewportSize({ width: 375, height: 800 });
-    await page.goto(`${app.url}/dashboard`);
-    await page.getByTestId("chart-throughput").locator("canvas").first().waitFor();
-    const overflow = await page.evaluate(
+    await ui.page.setViewportSize({ width: 375, height: 800 });
+    await ui.page.goto(`${ui.app.url}/dashboard`);
+    await ui.page.getByTestId("chart-throughput").locator("canvas").first().waitFor();
+    const overflow = await ui.page.evaluate(
       () => document.documentElement.scrollWidth - document.documentElement.clientWidth,
     );
     expect(overflow).toBe(0);
-    await screenshot(page, "dashboard-phone");
+    await screenshot(ui.page, "dashboard-phone");
   });
 
   it("stops asking while the tab is hidden", async () => {
-    await page.goto(`${app.url}/dashboard`);
-    await count(page, "completed").waitFor();
+    await ui.page.goto(`${ui.app.url}/dashboard`);
+    await count(ui.page, "completed").waitFor();
     let calls = 0;
-    page.on("request", (r) => {
+    ui.page.on("request", (r) => {
       if (r.url().endsWith("/GetQueueStats")) calls++;
     });
     // What a browser does when the tab goes to the background.
-    await page.evaluate(() => {
+    await ui.page.evaluate(() => {
       Object.defineProperty(document, "visibilityState", { value: "hidden", configurable: true });
       document.dispatchEvent(new Event("visibilitychange"));
     });
     const before = calls;
     // Proving that nothing is asked takes waiting: longer than one refresh period (5 s).
-    await page.waitForTimeout(6_500);
+    await ui.page.waitForTimeout(6_500);
     expect(calls).toBe(before);
-    await page.evaluate(() => {
+    await ui.page.evaluate(() => {
       Object.defineProperty(document, "visibilityState", { value: "visible", configurable: true });
       document.dispatchEvent(new Event("visibilitychange"));
     });
@@ -188,13 +165,13 @@ describe("dashboard with sign-in on (AUTH_MODE=keys)", { timeout: 60_000 }, () =
       prefix: key.prefix,
       keyHash: key.hash,
     });
-    await page.goto(`${keyed.url}/dashboard`);
-    await page.waitForURL(/\/sign-in/);
-    await page.getByLabel("API key").fill(key.key);
-    await page.getByRole("button", { name: "Sign in" }).click();
-    await page.waitForURL(`${keyed.url}/dashboard`);
-    await page.getByRole("heading", { name: "The dashboard is for admins" }).waitFor();
-    expect(await page.getByRole("alert").filter({ hasText: "not allowed" }).count()).toBe(0);
-    await checkPageInBothThemes(page, "dashboard-member");
+    await ui.page.goto(`${keyed.url}/dashboard`);
+    await ui.page.waitForURL(/\/sign-in/);
+    await ui.page.getByLabel("API key").fill(key.key);
+    await ui.page.getByRole("button", { name: "Sign in" }).click();
+    await ui.page.waitForURL(`${keyed.url}/dashboard`);
+    await ui.page.getByRole("heading", { name: "The dashboard is for admins" }).waitFor();
+    expect(await ui.page.getByRole("alert").filter({ hasText: "not allowed" }).count()).toBe(0);
+    await checkPageInBothThemes(ui.page, "dashboard-member");
   });
 });
