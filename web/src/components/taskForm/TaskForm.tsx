@@ -1,11 +1,9 @@
-import { create } from "@bufbuild/protobuf";
 import { Code, ConnectError } from "@connectrpc/connect";
 import { createConnectQueryKey, useMutation, useQuery } from "@connectrpc/connect-query";
-import { GetTaskResponseSchema, type Task, TaskService } from "@promptline/proto";
+import { type Task, TaskService } from "@promptline/proto";
 import { useQueryClient } from "@tanstack/react-query";
 import { type FormEvent, useEffect, useRef, useState } from "react";
-import { Link, useNavigate } from "react-router";
-import { transport } from "../../api";
+import { Link } from "react-router";
 import { serverDraftErrors } from "../../draftErrors";
 import { PRIORITIES, priorityLabel } from "../../format";
 import {
@@ -20,6 +18,7 @@ import {
   toCreateRequest,
   validateDraft,
 } from "../../taskDraft";
+import { useOpenCreatedTask } from "../../useOpenCreatedTask";
 import { Button, buttonClass } from "../Button";
 import { Disclosure } from "../Disclosure";
 import { ErrorNotice } from "../ErrorNotice";
@@ -68,7 +67,7 @@ export interface TaskFormProps {
  * new task's page.
  */
 export function TaskForm({ initial, parent }: TaskFormProps) {
-  const navigate = useNavigate();
+  const openCreatedTask = useOpenCreatedTask();
   const queryClient = useQueryClient();
   const [draft, setDraft] = useState<TaskDraft>(initial);
   const [errors, setErrors] = useState<DraftErrors>({});
@@ -104,16 +103,7 @@ export function TaskForm({ initial, parent }: TaskFormProps) {
         setFormError(new ConnectError("the server's answer had no task", Code.Internal));
         return;
       }
-      queryClient.setQueryData(
-        createConnectQueryKey({
-          schema: TaskService.method.getTask,
-          input: { id: task.id },
-          transport,
-          cardinality: "finite",
-        }),
-        create(GetTaskResponseSchema, { task }),
-      );
-      await navigate(`/tasks/${task.id}`);
+      await openCreatedTask(task);
       await queryClient.invalidateQueries({
         queryKey: createConnectQueryKey({
           schema: TaskService.method.listTasks,

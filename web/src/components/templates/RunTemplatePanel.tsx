@@ -1,16 +1,8 @@
-import { create } from "@bufbuild/protobuf";
-import { createConnectQueryKey, useMutation } from "@connectrpc/connect-query";
-import {
-  GetTaskResponseSchema,
-  TaskService,
-  type Template,
-  TemplateService,
-} from "@promptline/proto";
-import { useQueryClient } from "@tanstack/react-query";
+import { useMutation } from "@connectrpc/connect-query";
+import { type Template, TemplateService } from "@promptline/proto";
 import { type FormEvent, useState } from "react";
-import { useNavigate } from "react-router";
-import { transport } from "../../api";
 import { fieldErrorParts } from "../../errors";
+import { useOpenCreatedTask } from "../../useOpenCreatedTask";
 import { Button } from "../Button";
 import { ErrorNotice } from "../ErrorNotice";
 import { Panel } from "../Panel";
@@ -27,23 +19,11 @@ export interface RunTemplatePanelProps {
  * at its input.
  */
 export function RunTemplatePanel({ template }: RunTemplatePanelProps) {
-  const navigate = useNavigate();
-  const queryClient = useQueryClient();
+  const openCreatedTask = useOpenCreatedTask();
   const [values, setValues] = useState<Record<string, string>>({});
   const run = useMutation(TemplateService.method.runTemplate, {
     onSuccess: async (res) => {
-      const task = res.task;
-      if (task === undefined) return;
-      queryClient.setQueryData(
-        createConnectQueryKey({
-          schema: TaskService.method.getTask,
-          input: { id: task.id },
-          transport,
-          cardinality: "finite",
-        }),
-        create(GetTaskResponseSchema, { task }),
-      );
-      await navigate(`/tasks/${task.id}`);
+      if (res.task !== undefined) await openCreatedTask(res.task);
     },
   });
   const errors: Record<string, string> = {};
