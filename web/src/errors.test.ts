@@ -3,6 +3,7 @@ import { describe, expect, it } from "vitest";
 import {
   codeName,
   describeError,
+  formLevelError,
   isChunkLoadError,
   isRetryable,
   isUnreachable,
@@ -144,5 +145,25 @@ describe("isChunkLoadError", () => {
     }
     expect(isChunkLoadError(new TypeError("Cannot read properties of undefined"))).toBe(false);
     expect(isChunkLoadError("Failed to fetch dynamically imported module")).toBe(false);
+  });
+});
+
+describe("formLevelError", () => {
+  const refused = new ConnectError("prompt: must not be empty", Code.InvalidArgument);
+
+  it("joins the reasons that name no control into one InvalidArgument", () => {
+    const shown = formLevelError(refused, ["a: no", "b: no"], true);
+    expect(shown).toBeInstanceOf(ConnectError);
+    expect((shown as ConnectError).code).toBe(Code.InvalidArgument);
+    expect((shown as ConnectError).rawMessage).toBe("a: no; b: no");
+  });
+
+  it("shows nothing more when every reason is beside its control", () => {
+    expect(formLevelError(refused, [], true)).toBeUndefined();
+  });
+
+  it("shows the error itself when nothing named a control", () => {
+    const down = new ConnectError("gone", Code.Unavailable);
+    expect(formLevelError(down, [], false)).toBe(down);
   });
 });

@@ -167,6 +167,17 @@ export function parseFieldErrors<F extends string>(
 }
 
 /**
+ * What a form shows above its buttons after the server refused it: the
+ * reasons that name no control, as one InvalidArgument; else nothing when a
+ * reason already shows beside a control; else the error itself (a refusal
+ * that is not about a field, or the server not answering).
+ */
+export function formLevelError(err: unknown, other: string[], shownAtControl: boolean): unknown {
+  if (other.length > 0) return new ConnectError(other.join("; "), Code.InvalidArgument);
+  return shownAtControl ? undefined : err;
+}
+
+/**
  * The form field a server path names, matched loosely: `params.max_tokens`,
  * `maxTokens` and `params.stop[1]` all reach the field called `max_tokens` /
  * `stop`; undefined when no known field fits.

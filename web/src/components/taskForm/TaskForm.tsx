@@ -5,6 +5,7 @@ import { useQueryClient } from "@tanstack/react-query";
 import { type FormEvent, useEffect, useRef, useState } from "react";
 import { Link } from "react-router";
 import { serverDraftErrors } from "../../draftErrors";
+import { formLevelError } from "../../errors";
 import { PRIORITIES, priorityLabel } from "../../format";
 import {
   applyParentOutputMode,
@@ -116,11 +117,7 @@ export function TaskForm({ initial, parent }: TaskFormProps) {
       const target = firstError(parsed.errors, sent.current);
       setErrors(parsed.errors);
       // Reasons that name a control show there; anything else goes above the buttons.
-      if (parsed.other.length > 0) {
-        setFormError(new ConnectError(parsed.other.join("; "), Code.InvalidArgument));
-      } else {
-        setFormError(target === undefined ? err : undefined);
-      }
+      setFormError(formLevelError(err, parsed.other, target !== undefined));
       setFocusTarget(target);
     },
   });

@@ -11,6 +11,7 @@ import { useQueryClient } from "@tanstack/react-query";
 import { type FormEvent, useState } from "react";
 import { Link, useNavigate } from "react-router";
 import { transport } from "../../api";
+import { formLevelError } from "../../errors";
 import { Button, buttonClass } from "../Button";
 import { ErrorNotice } from "../ErrorNotice";
 import { Field, inputClass } from "../Field";
@@ -114,16 +115,9 @@ export function TemplateEditor({ initial, template }: TemplateEditorProps) {
     const parsed = serverTemplateErrors(err);
     setErrors(parsed.errors);
     const first = TEMPLATE_FIELDS.find((f) => parsed.errors[f] !== undefined);
-    const named = first !== undefined;
     // After the render that shows the reason beside it.
     if (first !== undefined) requestAnimationFrame(() => focusField(first));
-    setFormError(
-      parsed.other.length > 0
-        ? new ConnectError(parsed.other.join("; "), Code.InvalidArgument)
-        : named
-          ? undefined
-          : err,
-    );
+    setFormError(formLevelError(err, parsed.other, first !== undefined));
   };
   const createTemplate = useMutation(TemplateService.method.createTemplate, {
     onSuccess: (res) => onSaved(res.template),
