@@ -120,38 +120,33 @@ export function BatchForm() {
     >
       <div className="min-w-0 space-y-5 rounded-xl border border-line bg-surface p-4 shadow-xs sm:p-6">
         <div className="grid gap-4 sm:grid-cols-2">
-          <div className="space-y-1.5">
-            <label htmlFor={ids.file} className="block text-sm font-medium">
-              Upload a file
-            </label>
-            <input
-              id={ids.file}
-              type="file"
-              accept=".csv,.jsonl,.ndjson,.txt,text/csv,application/jsonl"
-              onChange={(e) => void onFile(e)}
-              className="block w-full text-sm text-fg-muted file:mr-3 file:rounded-lg file:border file:border-line-strong file:bg-surface file:px-3 file:py-1.5 file:text-sm file:font-medium file:text-fg hover:file:bg-sunken"
-            />
-            {fileError !== undefined && (
-              <p className="text-sm font-medium text-danger">{fileError}</p>
+          <Field id={ids.file} label="Upload a file" error={fileError}>
+            {(aria) => (
+              <input
+                {...aria}
+                type="file"
+                accept=".csv,.jsonl,.ndjson,.txt,text/csv,application/jsonl"
+                onChange={(e) => void onFile(e)}
+                className="block w-full text-sm text-fg-muted file:mr-3 file:rounded-lg file:border file:border-line-strong file:bg-surface file:px-3 file:py-1.5 file:text-sm file:font-medium file:text-fg hover:file:bg-sunken"
+              />
             )}
-          </div>
-          <div className="space-y-1.5">
-            <label htmlFor={ids.format} className="block text-sm font-medium">
-              Format
-            </label>
-            <select
-              id={ids.format}
-              value={format}
-              onChange={(e) => setFormat(e.target.value as BatchFormat)}
-              className={inputClass}
-            >
-              {FORMATS.map((f) => (
-                <option key={f.format} value={f.format}>
-                  {f.label}
-                </option>
-              ))}
-            </select>
-          </div>
+          </Field>
+          <Field id={ids.format} label="Format">
+            {(aria) => (
+              <select
+                {...aria}
+                value={format}
+                onChange={(e) => setFormat(e.target.value as BatchFormat)}
+                className={inputClass}
+              >
+                {FORMATS.map((f) => (
+                  <option key={f.format} value={f.format}>
+                    {f.label}
+                  </option>
+                ))}
+              </select>
+            )}
+          </Field>
         </div>
         <Field
           id={ids.text}
@@ -199,28 +194,27 @@ export function BatchForm() {
           error={undefined}
         />
         <p className="-mt-2 text-xs text-fg-subtle">For every row without its own model.</p>
-        <div className="space-y-1.5">
-          <label htmlFor={ids.priority} className="block text-sm font-medium">
-            Priority
-          </label>
-          <select
-            id={ids.priority}
-            value={priorityLabel(priority)}
-            onChange={(e) =>
-              setPriority(
-                PRIORITIES.find((p) => priorityLabel(p) === e.target.value) ?? TaskPriority.NORMAL,
-              )
-            }
-            className={inputClass}
-          >
-            {PRIORITIES.map((p) => (
-              <option key={p} value={priorityLabel(p)}>
-                {priorityLabel(p)}
-              </option>
-            ))}
-          </select>
-          <p className="text-xs text-fg-subtle">For every row without its own priority.</p>
-        </div>
+        <Field id={ids.priority} label="Priority" hint="For every row without its own priority.">
+          {(aria) => (
+            <select
+              {...aria}
+              value={priorityLabel(priority)}
+              onChange={(e) =>
+                setPriority(
+                  PRIORITIES.find((p) => priorityLabel(p) === e.target.value) ??
+                    TaskPriority.NORMAL,
+                )
+              }
+              className={inputClass}
+            >
+              {PRIORITIES.map((p) => (
+                <option key={p} value={priorityLabel(p)}>
+                  {priorityLabel(p)}
+                </option>
+              ))}
+            </select>
+          )}
+        </Field>
         <ScheduleField
           value={runAt}
           onChange={(v) => {

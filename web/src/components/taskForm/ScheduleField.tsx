@@ -1,7 +1,7 @@
 import { useId } from "react";
 import { formatAbsolute } from "../../format";
 import { RUN_AT_MAX_AHEAD_MS } from "../../taskDraft";
-import { inputClass } from "../Field";
+import { Field, inputClass } from "../Field";
 import { controlIds } from "./controls";
 
 /** Props for {@link ScheduleField}. */
@@ -27,8 +27,6 @@ export function ScheduleField({ value, onChange, error }: ScheduleFieldProps) {
   const name = useId();
   const later = value !== "";
   const at = later ? new Date(value) : undefined;
-  const hintId = `${controlIds.run_at}-hint`;
-  const errorId = `${controlIds.run_at}-error`;
   const option =
     "flex cursor-pointer items-center gap-2 rounded-md px-2 py-1.5 text-sm has-checked:bg-surface has-checked:shadow-sm";
   return (
@@ -58,32 +56,30 @@ export function ScheduleField({ value, onChange, error }: ScheduleFieldProps) {
         </label>
       </div>
       {later && (
-        <div className="space-y-1.5">
-          <label htmlFor={controlIds.run_at} className="block text-sm font-medium">
-            Run at
-          </label>
-          <input
-            id={controlIds.run_at}
-            type="datetime-local"
-            value={value}
-            min={localInputValue(Date.now())}
-            max={localInputValue(Date.now() + RUN_AT_MAX_AHEAD_MS)}
-            onChange={(e) => onChange(e.target.value)}
-            aria-invalid={error !== undefined || undefined}
-            aria-describedby={`${error !== undefined ? `${errorId} ` : ""}${hintId}`}
-            className={inputClass}
-          />
-          {error !== undefined && (
-            <p id={errorId} className="text-sm font-medium text-danger">
-              {error}
-            </p>
+        <Field
+          id={controlIds.run_at}
+          label="Run at"
+          error={error}
+          hint={
+            <>
+              Your local time
+              {at !== undefined && !Number.isNaN(at.getTime()) ? ` (${formatAbsolute(at)})` : ""}.
+              The task waits as pending until then; at most 30 days ahead.
+            </>
+          }
+        >
+          {(aria) => (
+            <input
+              {...aria}
+              type="datetime-local"
+              value={value}
+              min={localInputValue(Date.now())}
+              max={localInputValue(Date.now() + RUN_AT_MAX_AHEAD_MS)}
+              onChange={(e) => onChange(e.target.value)}
+              className={inputClass}
+            />
           )}
-          <p id={hintId} className="text-xs text-fg-subtle">
-            Your local time
-            {at !== undefined && !Number.isNaN(at.getTime()) ? ` (${formatAbsolute(at)})` : ""}. The
-            task waits as pending until then; at most 30 days ahead.
-          </p>
-        </div>
+        </Field>
       )}
       {!later && error !== undefined && <p className="text-sm font-medium text-danger">{error}</p>}
     </fieldset>
