@@ -8,7 +8,7 @@ import { createPgliteDb } from "../src/db/connection.js";
 import { illegalTransitionOf, isIllegalTransition, isUniqueViolation } from "../src/db/errors.js";
 import { migrateToLatest } from "../src/db/migrate.js";
 import type { DB, TaskLineageRow } from "../src/db/schema.js";
-import { insertTask, rejectionOf } from "./schema-helpers.js";
+import { expectClaimThroughQueued, insertTask, rejectionOf } from "./schema-helpers.js";
 
 /** Every migration, in the order they run. */
 const ALL_MIGRATIONS = Object.keys(migrations).sort();
@@ -54,6 +54,10 @@ describe("the same schema on embedded PGlite", () => {
       { seq: 1, type: "created", from_status: null, to_status: "failed" },
       { seq: 2, type: "status", from_status: "failed", to_status: "queued" },
     ]);
+  });
+
+  test("the claim takes a task whose job came first through queued", async () => {
+    await expectClaimThroughQueued(db);
   });
 
   test("a refused transition inside a transaction rolls the transaction back", async () => {

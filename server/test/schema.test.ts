@@ -12,7 +12,7 @@ import { migrateToLatest } from "../src/db/migrate.js";
 import type { DB, TaskStatus } from "../src/db/schema.js";
 import { TASK_PRIORITIES, TASK_STATUSES } from "../src/tasks/status.js";
 import { createTestDatabase, dbTest } from "./db-fixture.js";
-import { insertTask, rejectionOf } from "./schema-helpers.js";
+import { expectClaimThroughQueued, insertTask, rejectionOf } from "./schema-helpers.js";
 
 /** Every migration, in the order they run. */
 const ALL_MIGRATIONS = Object.keys(migrations).sort();
@@ -185,6 +185,12 @@ describe("transition guard", () => {
     expect(updated.seq).toBe(1);
     expect(updated.updated_at.getTime()).toBeGreaterThanOrEqual(task.created_at.getTime());
     expect(await eventsOf(db, task.id)).toHaveLength(1);
+  });
+});
+
+describe("claim", () => {
+  dbTest("takes a task whose job came first through queued", async ({ db }) => {
+    await expectClaimThroughQueued(db);
   });
 });
 

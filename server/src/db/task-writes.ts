@@ -190,62 +190,26 @@ export type ClaimResult =
   | { claimed: true; task: TaskRow }
   | { claimed: false; task: TaskRow | undefined };
 
-// Ids as one uuid[] parameter, so any number of claims is one statement, compiled once.
+// Ids as one uuid[] parameter, so any number of claims is one statement,
+// compiled once. claim_tasks (migration 0004) also takes a task whose job
+// arrived before its creator marked it queued through queued first.
 const claimStatement = precompiled(
   ["ids", "workerId"],
   (db: Kysely<DB>, p: { ids: readonly string[]; workerId: string }) =>
     db
-      .with("claimed", (qb) =>
-        qb
-          .updateTable("tasks")
-          .set((eb) => ({
-            status: "running",
-            started_at: sql<Date>`now()`,
-            attempts: eb("attempts", "+", 1),
-          }))
-          .where(sql<boolean>`id = any(${p.ids}::uuid[])`)
-          .where("status", "=", "queued")
-          .where(
-            sql<boolean>`(queue_ttl_ms is null or queued_at + queue_ttl_ms * interval '1 millisecond' >= now())`,
-          )
-          .returning(TASK_COLUMNS),
+      .selectFrom(
+        sql<{ claimed: boolean }>`claim_tasks(${p.ids}::uuid[], ${p.workerId}::text)`.as("c"),
       )
-      .with("attempt", (qb) =>
-        qb
-          .insertInto("task_attempts")
-          .columns(["task_id", "attempt", "worker_id"])
-          .expression((eb) =>
-            eb
-              .selectFrom("claimed")
-              .select([
-                "claimed.id",
-                "claimed.attempts",
-                sql<string>`${p.workerId}::text`.as("worker_id"),
-              ]),
-          ),
-      )
-      .selectFrom("claimed")
-      .select(TASK_COLUMNS)
-      .select(sql<boolean>`true`.as("claimed"))
-      .unionAll((eb) =>
-        eb
-          .selectFrom("tasks")
-          .select(TASK_COLUMNS)
-          .select(sql<boolean>`false`.as("claimed"))
-          .where(sql<boolean>`id = any(${p.ids}::uuid[])`)
-          .where(({ not, exists, selectFrom }) =>
-            not(
-              exists(
-                selectFrom("claimed").select("claimed.id").whereRef("claimed.id", "=", "tasks.id"),
-              ),
-            ),
-          ),
-      ),
+      .select("c.claimed")
+      .select(TASK_COLUMNS.map((column) => sql.raw(`(c.task).${column}`).as(column)))
+      .$castTo<TaskRow & { claimed: boolean }>(),
 );
 
 /**
  * The claim: queued → running and a new attempt row, for each of `ids`, in
- * one statement (a worker claims the jobs it received together at once).
+ * one round trip (a worker claims the jobs it received together at once); a
+ * task still pending (its job was faster than its creator) goes through
+ * queued on the way.
  * For a task it claims nothing for (another worker won, the task is not
  * queued, or it waited past its queue TTL), the same round trip returns the
  * task as the statement found it, so the caller can tell why without

@@ -15,7 +15,6 @@ import {
 import {
   expireQueuedTask,
   findTask,
-  markQueued,
   releaseLostTask,
   type TaskParamsJson,
   type TaskRow,
@@ -252,8 +251,9 @@ export class TaskRunner {
   }
 
   /**
-   * Claims the task, or finds out why it cannot: a job may arrive before its
-   * creator marked the task queued (the worker takes that step), may be a
+   * Claims the task, or finds out why it cannot: a job that arrives before
+   * its creator marked the task queued is claimed all the same (the claim
+   * takes the task through queued), but a job may be a
    * stalled job re-delivered while the task still shows the lost attempt
    * running (that attempt is closed as WORKER_LOST), or may be stale.
    */
@@ -265,9 +265,6 @@ export class TaskRunner {
         return current;
       }
       switch (current?.status) {
-        case "pending":
-          this.#notifier.changed([await markQueued(this.#db, taskId)]);
-          break;
         case "queued": {
           const expired = await expireQueuedTask(this.#db, taskId);
           if (expired !== undefined) {
