@@ -86,6 +86,26 @@ describe("migrations", () => {
   });
 });
 
+describe("connection", () => {
+  test("sessions plan for cached data (random_page_cost 1.1), unless the URL says otherwise", async () => {
+    const database = await createTestDatabase({ migrate: false });
+    const plain = createPostgresDb(database.url);
+    const url = new URL(database.url);
+    url.searchParams.set("options", "-c random_page_cost=3");
+    const overridden = createPostgresDb(url.toString());
+    try {
+      const cost = async (db: Kysely<DB>) =>
+        (await sql<{ random_page_cost: string }>`show random_page_cost`.execute(db)).rows[0]
+          ?.random_page_cost;
+      expect(await cost(plain)).toBe("1.1");
+      expect(await cost(overridden)).toBe("3");
+    } finally {
+      await Promise.all([plain.destroy(), overridden.destroy()]);
+      await database.drop();
+    }
+  });
+});
+
 describe("transition guard", () => {
   dbTest("allows exactly the lifecycle's moves", async ({ db }) => {
     const refused: string[] = [];

@@ -70,6 +70,12 @@ export function createPostgresDb(databaseUrl: string, options: PostgresDbOptions
     max: options.maxConnections,
     application_name: options.applicationName ?? "promptline",
     types: pgTypes,
+    // Tasks are read from cache or SSD, not spinning disks. With the default
+    // random_page_cost of 4, a text search for a word the statistics do not
+    // list walks the whole primary key (44 ms at 100k tasks, linear in the
+    // table) instead of using the GIN index (0.06 ms): bench/NOTES.md, round 2.
+    // An `options` parameter in DATABASE_URL replaces this (pg reads the URL last).
+    options: "-c random_page_cost=1.1",
   };
   const pool = new Pool(config);
   const onIdleConnectionError = options.onIdleConnectionError;
