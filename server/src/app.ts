@@ -46,6 +46,7 @@ import { RecoverySweep } from "./tasks/recovery.js";
 import { RETENTION_EVERY_MS, Retention } from "./tasks/retention.js";
 import { TaskRunner } from "./tasks/runner.js";
 import { Templates } from "./templates/templates.js";
+import { Tracing } from "./tracing/tracing.js";
 
 /** A running Promptline process (api, worker or both) and how to stop it. */
 export interface App {
@@ -90,6 +91,9 @@ export async function startApp(config: Config, log: Logger): Promise<App> {
     await migrateToLatest(db);
     // Counters live in this process: an api serves them on /metrics, a worker on METRICS_PORT.
     const metrics = new Metrics();
+    // Off unless configured; then its hooks below are installed, and closed last to flush.
+    const tracing = config.tracing === undefined ? undefined : new Tracing(config.tracing, log);
+    if (tracing !== undefined) closers.push(() => tracing.close());
 
     const redis = await resolveRedis({ configured: config.redisUrl, dataDir, log });
     closers.push(() => redis.stop());
@@ -118,7 +122,11 @@ export async function startApp(config: Config, log: Logger): Promise<App> {
       providers: providerConfigs.map((p) => ({ ...p, ...config.providerLimits[p.name] })),
     });
 
-    const queue = new TaskQueue({ redisUrl: redis.url, prefix: config.queuePrefix });
+    const queue = new TaskQueue({
+      redisUrl: redis.url,
+      prefix: config.queuePrefix,
+      traceparent: tracing === undefined ? undefined : () => tracing.traceparent(),
+    });
     closers.push(() => queue.close());
     await queue.ready();
 
@@ -221,9 +229,10 @@ export async function startApp(config: Config, log: Logger): Promise<App> {
                 .service(AdminService, admin)
                 .service(AuthService, new AuthServiceHandler(config.authMode))
                 .service(Health, health),
-            // Outermost first: request id, metrics, error mapping, auth, request rules, deadlines.
+            // Outermost first: request id, tracing, metrics, error mapping, auth, request rules, deadlines.
             interceptors: [
               requestIdInterceptor(log),
+              ...(tracing === undefined ? [] : [tracing.rpcInterceptor()]),
               observeInterceptor(metrics),
               errorInterceptor(log),
               authInterceptor({
@@ -258,7 +267,10 @@ export async function startApp(config: Config, log: Logger): Promise<App> {
       const workerId = `${hostname()}:${process.pid}:${uuidv7().slice(-8)}`;
       const runner = new TaskRunner({
         db,
-        providers: instrumentProviders(providers, metrics),
+        providers: instrumentProviders(
+          tracing === undefined ? providers : tracing.traceProviders(providers),
+          metrics,
+        ),
         notifier,
         graph,
         log,
@@ -279,8 +291,13 @@ export async function startApp(config: Config, log: Logger): Promise<App> {
         prefix: config.queuePrefix,
         concurrency: config.workerConcurrency,
         lockDurationMs: config.workerLockMs,
-        run: registry.track(async (taskId, signal, model) => {
-          const result = await runner.run(taskId, workerId, signal, model);
+        run: registry.track(async (taskId, signal, model, traceparent) => {
+          const result =
+            tracing === undefined
+              ? await runner.run(taskId, workerId, signal, model)
+              : await tracing.runTask(taskId, traceparent, () =>
+                  runner.run(taskId, workerId, signal, model),
+                );
           metrics.jobEnded(result.outcome);
           return result;
         }),

@@ -125,6 +125,48 @@ function splitOnce(text: string, separator: string): string[] {
   return at < 0 ? [text] : [text.slice(0, at), text.slice(at + separator.length)];
 }
 
+/** OTEL_TRACES_SAMPLER values (the OTel spec's names); the ratio ones read OTEL_TRACES_SAMPLER_ARG. */
+const samplers = [
+  "always_on",
+  "always_off",
+  "traceidratio",
+  "parentbased_always_on",
+  "parentbased_always_off",
+  "parentbased_traceidratio",
+] as const;
+export type TraceSampler = (typeof samplers)[number];
+
+const otlpProtocol = z
+  .enum(["http/protobuf", "http/json"], {
+    message: "must be http/protobuf or http/json (grpc is not supported)",
+  })
+  .optional();
+
+/** The OTel spec's `key1=value1,key2=value2` (values percent-encoded), as OTLP headers and resource attributes use it. */
+const keyValueList = z
+  .string()
+  .optional()
+  .transform((value, ctx) => {
+    const pairs: Record<string, string> = {};
+    for (const part of (value ?? "").split(",")) {
+      if (part.trim() === "") continue;
+      const [key = "", raw] = splitOnce(part, "=").map((piece) => piece.trim());
+      let decoded: string | undefined;
+      try {
+        decoded = raw === undefined ? undefined : decodeURIComponent(raw);
+      } catch {
+        decoded = undefined;
+      }
+      if (key === "" || decoded === undefined) {
+        const message = `${JSON.stringify(part.trim())}: must be key=value (comma-separated, values percent-encoded)`;
+        ctx.issues.push({ code: "custom", message, input: value });
+        continue;
+      }
+      pairs[key] = decoded;
+    }
+    return pairs;
+  });
+
 const envSchema = z.object({
   PROMPTLINE_ROLE: z
     .enum(["all", "api", "worker"], { message: "must be one of all, api, worker" })
@@ -162,6 +204,38 @@ const envSchema = z.object({
   LOG_FORMAT: z.enum(["json", "pretty"], { message: "must be json or pretty" }).optional(),
   WEB_DIST: optionalString,
   AUTH_MODE: z.enum(["keys", "local"], { message: "must be keys or local" }).optional(),
+  // OpenTelemetry tracing, by the OTel spec's names; off unless an exporter or endpoint is set.
+  OTEL_SDK_DISABLED: z.preprocess(
+    (v) => (typeof v === "string" ? v.trim().toLowerCase() || undefined : v),
+    z.enum(["true", "false"], { message: "must be true or false" }).optional(),
+  ),
+  OTEL_TRACES_EXPORTER: z.preprocess(
+    (v) => (typeof v === "string" ? v.trim().toLowerCase() || undefined : v),
+    z.enum(["otlp", "none"], { message: "must be otlp or none" }).optional(),
+  ),
+  OTEL_EXPORTER_OTLP_ENDPOINT: optionalUrl(["http:", "https:"], "http://collector:4318"),
+  OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: optionalUrl(
+    ["http:", "https:"],
+    "http://collector:4318/v1/traces",
+  ),
+  OTEL_EXPORTER_OTLP_PROTOCOL: otlpProtocol,
+  OTEL_EXPORTER_OTLP_TRACES_PROTOCOL: otlpProtocol,
+  OTEL_EXPORTER_OTLP_HEADERS: keyValueList,
+  OTEL_EXPORTER_OTLP_TRACES_HEADERS: keyValueList,
+  OTEL_SERVICE_NAME: optionalString,
+  OTEL_RESOURCE_ATTRIBUTES: keyValueList,
+  OTEL_TRACES_SAMPLER: z.preprocess(
+    (v) => (typeof v === "string" ? v.trim().toLowerCase() || undefined : v),
+    z.enum(samplers, { message: `must be one of ${samplers.join(", ")}` }).optional(),
+  ),
+  OTEL_TRACES_SAMPLER_ARG: z.preprocess(
+    (v) => (v === undefined || v === "" ? undefined : Number(v)),
+    z
+      .number({ message: "must be a number from 0 to 1" })
+      .min(0, { message: "must be a number from 0 to 1" })
+      .max(1, { message: "must be a number from 0 to 1" })
+      .optional(),
+  ),
 });
 
 /** Every environment variable Promptline reads. */
@@ -219,6 +293,21 @@ export interface Config {
    * caller is the built-in admin; allowed only on a loopback HOST.
    */
   authMode: "keys" | "local";
+  /** OpenTelemetry tracing; undefined (the default) means off, with no tracing code on any path. */
+  tracing: TracingConfig | undefined;
+}
+
+/** Where and how spans are exported (OTLP over HTTP) and which traces are kept. */
+export interface TracingConfig {
+  /** The full OTLP/HTTP traces URL, e.g. http://collector:4318/v1/traces. */
+  url: string;
+  protocol: "http/protobuf" | "http/json";
+  headers: Record<string, string>;
+  serviceName: string;
+  resourceAttributes: Record<string, string>;
+  sampler: TraceSampler;
+  /** For the ratio samplers: the fraction of traces kept. */
+  ratio: number;
 }
 
 /** One bad variable: its name and what is wrong with it. */
@@ -279,6 +368,8 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
     });
   }
 
+  const tracing = tracingConfig(e, problems);
+
   if (problems.length > 0) throw new ConfigError(problems);
   return {
     role: e.PROMPTLINE_ROLE,
@@ -303,12 +394,53 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
     log: {
       level: e.LOG_LEVEL,
       format: e.LOG_FORMAT,
-      secrets: [e.NVIDIA_API_KEY, urlPassword(e.DATABASE_URL), urlPassword(e.REDIS_URL)].filter(
-        (s): s is string => s !== undefined,
-      ),
+      secrets: [
+        e.NVIDIA_API_KEY,
+        urlPassword(e.DATABASE_URL),
+        urlPassword(e.REDIS_URL),
+        // OTLP headers usually carry the collector's credentials.
+        ...Object.values(tracing?.headers ?? {}),
+      ].filter((s): s is string => s !== undefined && s !== ""),
     },
     webDist: e.WEB_DIST,
     authMode,
+    tracing,
+  };
+}
+
+/**
+ * Tracing is on with OTEL_TRACES_EXPORTER=otlp, or when an OTLP endpoint is
+ * set and the exporter is not `none`; OTEL_SDK_DISABLED=true turns it off.
+ * Signal-specific variables win over the general ones, as the spec says.
+ */
+function tracingConfig(
+  e: z.infer<typeof envSchema>,
+  problems: ConfigProblem[],
+): TracingConfig | undefined {
+  const endpointSet =
+    e.OTEL_EXPORTER_OTLP_TRACES_ENDPOINT !== undefined ||
+    e.OTEL_EXPORTER_OTLP_ENDPOINT !== undefined;
+  const exporter = e.OTEL_TRACES_EXPORTER ?? (endpointSet ? "otlp" : "none");
+  if (e.OTEL_SDK_DISABLED === "true" || exporter === "none") return undefined;
+  const sampler = e.OTEL_TRACES_SAMPLER ?? "parentbased_always_on";
+  if (e.OTEL_TRACES_SAMPLER_ARG !== undefined && !sampler.endsWith("traceidratio")) {
+    problems.push({
+      variable: "OTEL_TRACES_SAMPLER_ARG",
+      message: `is set but OTEL_TRACES_SAMPLER=${sampler} takes no argument`,
+    });
+  }
+  return {
+    url:
+      e.OTEL_EXPORTER_OTLP_TRACES_ENDPOINT ??
+      // The general endpoint is a base: the signal's path is appended to it.
+      `${(e.OTEL_EXPORTER_OTLP_ENDPOINT ?? "http://localhost:4318").replace(/\/+$/, "")}/v1/traces`,
+    protocol:
+      e.OTEL_EXPORTER_OTLP_TRACES_PROTOCOL ?? e.OTEL_EXPORTER_OTLP_PROTOCOL ?? "http/protobuf",
+    headers: { ...e.OTEL_EXPORTER_OTLP_HEADERS, ...e.OTEL_EXPORTER_OTLP_TRACES_HEADERS },
+    serviceName: e.OTEL_SERVICE_NAME ?? e.OTEL_RESOURCE_ATTRIBUTES["service.name"] ?? "promptline",
+    resourceAttributes: e.OTEL_RESOURCE_ATTRIBUTES,
+    sampler,
+    ratio: e.OTEL_TRACES_SAMPLER_ARG ?? 1,
   };
 }
 

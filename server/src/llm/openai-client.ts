@@ -73,6 +73,8 @@ export interface ChatOptions {
   signal?: AbortSignal | undefined;
   /** Sent as `x-request-id` so the provider's logs can be matched to ours. */
   requestId?: string | undefined;
+  /** W3C trace context of the call's span, sent as `traceparent`; set only when tracing is on. */
+  traceparent?: string | undefined;
   /** Stream with SSE (tokens as they come, TTFT measured) or wait for the whole answer. */
   stream: boolean;
   /** Called with each piece of generated text as it arrives (once with the whole text when not streaming). */
@@ -224,6 +226,7 @@ class HttpOpenAiClient implements OpenAiClient {
         accept: options.stream ? "text/event-stream" : "application/json",
       };
       if (options.requestId !== undefined) headers["x-request-id"] = options.requestId;
+      if (options.traceparent !== undefined) headers.traceparent = options.traceparent;
       const response = await call.fetch(`${this.baseUrl}/chat/completions`, {
         method: "POST",
         headers,

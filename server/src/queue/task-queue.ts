@@ -58,6 +58,26 @@ export interface TaskQueueOptions {
   prefix: string;
 }
 
+export interface TaskQueueProducerOptions extends TaskQueueOptions {
+  /**
+   * Set only when tracing is on: the W3C traceparent of the enqueueing span,
+   * carried in the job's data (`{tp}`, 55 bytes) so the worker's span joins
+   * the trace. Off, jobs keep their empty payload.
+   */
+  traceparent?: (() => string | undefined) | undefined;
+}
+
+/** The job payload: null, or the enqueuing trace's traceparent when tracing is on. */
+function jobData(traceparent: string | undefined): { tp: string } | null {
+  return traceparent === undefined ? null : { tp: traceparent };
+}
+
+/** A job's traceparent, if its data carries one. */
+function traceparentOfJob(data: unknown): string | undefined {
+  if (typeof data !== "object" || data === null || !("tp" in data)) return undefined;
+  return typeof data.tp === "string" ? data.tp : undefined;
+}
+
 /**
  * Producer side: puts task ids on the queue. Job id = task id, so enqueueing
  * the same task twice is a no-op; the payload is empty because the task lives
@@ -67,9 +87,11 @@ export class TaskQueue {
   readonly #queue: Queue;
   readonly #connection: Redis;
   readonly #prefix: string;
+  readonly #traceparent: (() => string | undefined) | undefined;
 
-  constructor(options: TaskQueueOptions) {
+  constructor(options: TaskQueueProducerOptions) {
     this.#prefix = options.prefix;
+    this.#traceparent = options.traceparent;
     // Producers fail fast instead of buffering commands while Redis is away.
     this.#connection = new Redis(options.redisUrl, {
       enableOfflineQueue: false,
@@ -95,7 +117,7 @@ export class TaskQueue {
   ): Promise<void> {
     await this.#queue.add(
       jobName(options.model),
-      null,
+      jobData(this.#traceparent?.()),
       jobOptions({ taskId, priority, ...options }),
     );
   }
@@ -103,8 +125,9 @@ export class TaskQueue {
   /** Several jobs in one round trip (BullMQ `addBulk`): what a batch create enqueues. */
   async enqueueMany(jobs: readonly EnqueueJob[]): Promise<void> {
     if (jobs.length === 0) return;
+    const data = jobData(this.#traceparent?.());
     await this.#queue.addBulk(
-      jobs.map((job) => ({ name: jobName(job.model), data: null, opts: jobOptions(job) })),
+      jobs.map((job) => ({ name: jobName(job.model), data, opts: jobOptions(job) })),
     );
   }
 
@@ -183,6 +206,8 @@ export interface TaskWorkerOptions extends TaskQueueOptions {
     taskId: string,
     signal: AbortSignal | undefined,
     model: string | undefined,
+    /** The enqueuing span's W3C traceparent, when tracing was on there. */
+    traceparent: string | undefined,
   ) => Promise<RunResult>;
   onError?: (error: Error) => void;
 }
@@ -209,7 +234,12 @@ export function createTaskWorker(options: TaskWorkerOptions): TaskWorker {
     async (job: Job, token?: string, signal?: AbortSignal) => {
       const taskId = job.id;
       if (taskId === undefined) throw new UnrecoverableError("job without id");
-      const result = await options.run(taskId, signal, modelOfJob(job.name));
+      const result = await options.run(
+        taskId,
+        signal,
+        modelOfJob(job.name),
+        traceparentOfJob(job.data),
+      );
       if (result.retryInMs !== undefined) {
         // Our attempts live in Postgres; hand the job back without BullMQ counting one.
         await job.moveToDelayed(Date.now() + result.retryInMs, token);
