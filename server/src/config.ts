@@ -222,6 +222,8 @@ const envSchema = z.object({
   OTEL_EXPORTER_OTLP_TRACES_PROTOCOL: otlpProtocol,
   OTEL_EXPORTER_OTLP_HEADERS: keyValueList,
   OTEL_EXPORTER_OTLP_TRACES_HEADERS: keyValueList,
+  OTEL_EXPORTER_OTLP_TIMEOUT: optionalInteger(1, 600_000),
+  OTEL_EXPORTER_OTLP_TRACES_TIMEOUT: optionalInteger(1, 600_000),
   OTEL_SERVICE_NAME: optionalString,
   OTEL_RESOURCE_ATTRIBUTES: keyValueList,
   OTEL_TRACES_SAMPLER: z.preprocess(
@@ -303,6 +305,8 @@ export interface TracingConfig {
   url: string;
   protocol: "http/protobuf" | "http/json";
   headers: Record<string, string>;
+  /** Longest one export may take, retries included; also bounds the flush at shutdown. */
+  timeoutMs: number;
   serviceName: string;
   resourceAttributes: Record<string, string>;
   sampler: TraceSampler;
@@ -437,6 +441,7 @@ function tracingConfig(
     protocol:
       e.OTEL_EXPORTER_OTLP_TRACES_PROTOCOL ?? e.OTEL_EXPORTER_OTLP_PROTOCOL ?? "http/protobuf",
     headers: { ...e.OTEL_EXPORTER_OTLP_HEADERS, ...e.OTEL_EXPORTER_OTLP_TRACES_HEADERS },
+    timeoutMs: e.OTEL_EXPORTER_OTLP_TRACES_TIMEOUT ?? e.OTEL_EXPORTER_OTLP_TIMEOUT ?? 10_000,
     serviceName: e.OTEL_SERVICE_NAME ?? e.OTEL_RESOURCE_ATTRIBUTES["service.name"] ?? "promptline",
     resourceAttributes: e.OTEL_RESOURCE_ATTRIBUTES,
     sampler,

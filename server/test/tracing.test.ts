@@ -1,10 +1,12 @@
 import { once } from "node:events";
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
+import { Writable } from "node:stream";
 import { createClient } from "@connectrpc/connect";
 import { createConnectTransport } from "@connectrpc/connect-node";
 import * as grpc from "@grpc/grpc-js";
 import { TaskService, TaskStatus } from "@promptline/proto";
+import { pino } from "pino";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ConfigError, loadConfig } from "../src/config.js";
 import { type Simulator, startSimulator } from "../src/llm/simulator.js";
@@ -248,6 +250,44 @@ describe("tracing on (OTLP http/json)", () => {
   });
 });
 
+describe("an unreachable collector", () => {
+  it("is logged as a warning, and the service keeps working", async () => {
+    const lines: string[] = [];
+    const sink = new Writable({
+      write(chunk: Buffer, _encoding, done) {
+        lines.push(chunk.toString());
+        done();
+      },
+    });
+    const closedPort = await OtlpReceiver.start();
+    const deadUrl = closedPort.url;
+    await closedPort.close();
+    const app = await startTestApp(
+      {
+        SIMULATOR_URL: simulator.url,
+        OTEL_EXPORTER_OTLP_ENDPOINT: deadUrl,
+        OTEL_EXPORTER_OTLP_TIMEOUT: "500",
+      },
+      { log: pino({ level: "warn" }, sink) },
+    );
+    try {
+      const connect = createClient(
+        TaskService,
+        createConnectTransport({ baseUrl: app.url, httpVersion: "1.1" }),
+      );
+      const { task } = await connect.createTask({
+        prompt: "collector down",
+        model: "simulator/echo",
+      });
+      expect((await settled(connect, task?.id ?? "")).status).toBe(TaskStatus.COMPLETED);
+    } finally {
+      await app.close();
+    }
+    const warnings = lines.map((line) => JSON.parse(line) as { component?: string; level: number });
+    expect(warnings.some((w) => w.component === "opentelemetry" && w.level === 40)).toBe(true);
+  });
+});
+
 describe("tracing off (the default)", () => {
   it("exports nothing and sends no traceparent to the provider", async () => {
     receiver.requests.length = 0;
@@ -294,6 +334,7 @@ describe("tracing configuration", () => {
       url: "http://localhost:4318/v1/traces",
       protocol: "http/protobuf",
       headers: {},
+      timeoutMs: 10_000,
       serviceName: "promptline",
       resourceAttributes: {},
       sampler: "parentbased_always_on",
@@ -306,6 +347,8 @@ describe("tracing configuration", () => {
       OTEL_RESOURCE_ATTRIBUTES: "deployment.environment.name=prod,service.name=from-attrs",
       OTEL_TRACES_SAMPLER: "parentbased_traceidratio",
       OTEL_TRACES_SAMPLER_ARG: "0.25",
+      OTEL_EXPORTER_OTLP_TIMEOUT: "3000",
+      OTEL_EXPORTER_OTLP_TRACES_TIMEOUT: "2000",
     });
     expect(config.tracing).toMatchObject({
       url: "https://collector:4318/v1/traces",
@@ -313,6 +356,7 @@ describe("tracing configuration", () => {
       serviceName: "from-attrs",
       sampler: "parentbased_traceidratio",
       ratio: 0.25,
+      timeoutMs: 2000,
     });
     // Collector credentials stay out of the logs.
     expect(config.log.secrets).toContain("Bearer s3cret");
@@ -332,6 +376,7 @@ describe("tracing configuration", () => {
         OTEL_EXPORTER_OTLP_ENDPOINT: "collector:4318",
         OTEL_EXPORTER_OTLP_PROTOCOL: "grpc",
         OTEL_EXPORTER_OTLP_HEADERS: "authorization",
+        OTEL_EXPORTER_OTLP_TIMEOUT: "soon",
         OTEL_TRACES_SAMPLER: "sometimes",
         OTEL_TRACES_SAMPLER_ARG: "1.5",
         OTEL_SDK_DISABLED: "yes",
@@ -342,6 +387,7 @@ describe("tracing configuration", () => {
       "OTEL_EXPORTER_OTLP_ENDPOINT: must be a URL like http://collector:4318",
       "OTEL_EXPORTER_OTLP_PROTOCOL: must be http/protobuf or http/json (grpc is not supported)",
       'OTEL_EXPORTER_OTLP_HEADERS: "authorization": must be key=value (comma-separated, values percent-encoded)',
+      "OTEL_EXPORTER_OTLP_TIMEOUT: must be a whole number from 1 to 600000",
       "OTEL_TRACES_SAMPLER: must be one of always_on, always_off, traceidratio, parentbased_always_on, parentbased_always_off, parentbased_traceidratio",
       "OTEL_TRACES_SAMPLER_ARG: must be a number from 0 to 1",
     ]);

@@ -1,7 +1,9 @@
 import type { Interceptor } from "@connectrpc/connect";
 import {
+  DiagLogLevel,
   defaultTextMapGetter,
   defaultTextMapSetter,
+  diag,
   ROOT_CONTEXT,
   type Span,
   SpanKind,
@@ -55,9 +57,14 @@ export class Tracing {
   readonly #tracer: Tracer;
   readonly #contexts = new AsyncLocalStorageContextManager().enable();
   readonly #propagator = new W3CTraceContextPropagator();
+  readonly #log: Logger;
 
   constructor(config: TracingConfig, log: Logger) {
-    const exporterOptions = { url: config.url, headers: config.headers };
+    const exporterOptions = {
+      url: config.url,
+      headers: config.headers,
+      timeoutMillis: config.timeoutMs,
+    };
     const exporter =
       config.protocol === "http/json"
         ? new OtlpJsonExporter(exporterOptions)
@@ -71,6 +78,20 @@ export class Tracing {
       spanProcessors: [new BatchSpanProcessor({ exporter })],
     });
     this.#tracer = this.#provider.getTracer(SCOPE);
+    // Export failures (collector down, spans refused) reach OTel's diag
+    // logger, which is process-wide: the last app started owns it.
+    const otelLog = log.child({ component: "opentelemetry" });
+    this.#log = otelLog;
+    const warn = (message: string, ...args: unknown[]) =>
+      otelLog.warn(
+        { details: args.map((a) => (a instanceof Error ? a.message : String(a))) },
+        message,
+      );
+    const quiet = () => {};
+    diag.setLogger(
+      { error: warn, warn, info: quiet, debug: quiet, verbose: quiet },
+      { logLevel: DiagLogLevel.WARN, suppressOverrideMessage: true },
+    );
     log.info({ url: config.url, protocol: config.protocol, sampler: config.sampler }, "tracing on");
   }
 
@@ -244,6 +265,9 @@ export class Tracing {
   async close(): Promise<void> {
     try {
       await this.#provider.shutdown();
+    } catch (err) {
+      // Not a shutdown failure: only these spans are lost.
+      this.#log.warn({ err }, "the last spans could not be exported");
     } finally {
       this.#contexts.disable();
     }
