@@ -4,6 +4,7 @@ import { ListTasksRequestSchema, TaskPriority, TaskSort, TaskStatus } from "@pro
 import { describe, expect, it } from "vitest";
 import {
   isFiltered,
+  listFilter,
   listRequest,
   listViewParams,
   localDayStart,
@@ -60,6 +61,18 @@ describe("list view in the URL", () => {
     );
     expect(localDayStart("2026-13-01")).toBeUndefined();
     expect(listRequest(parseListView(new URLSearchParams(""))).createdAfter).toBeUndefined();
+  });
+
+  it("gives the live list the same range as the request, in epoch ms", () => {
+    const view = parseListView(new URLSearchParams("status=failed&from=2026-03-28&to=2026-03-29"));
+    expect(listFilter(view)).toMatchObject({
+      statuses: [TaskStatus.FAILED],
+      createdAfterMs: new Date(2026, 2, 28).getTime(),
+      createdBeforeMs: new Date(2026, 2, 30).getTime(),
+    });
+    const open = listFilter(parseListView(new URLSearchParams("")));
+    expect(open.createdAfterMs).toBeUndefined();
+    expect(open.createdBeforeMs).toBeUndefined();
   });
 
   it("spots a range that ends before it starts", () => {

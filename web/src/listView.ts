@@ -7,6 +7,7 @@ import {
   type TaskStatus,
 } from "@promptline/proto";
 import { PRIORITIES, parseStatus, priorityLabel, statusLabel } from "./format";
+import type { TaskListFilter } from "./live/taskList";
 import { parseMetadataPairs } from "./metadataPairs";
 
 /**
@@ -112,10 +113,11 @@ export function isFiltered(view: ListView): boolean {
 }
 
 /**
- * The ListTasks request for a view. Days are the viewer's local days: `from`
- * starts at its midnight, `to` ends at the next one.
+ * The live list's filter for a view (what WatchTasks messages are matched
+ * against). Days are the viewer's local days: `from` starts at its midnight,
+ * `to` ends at the next one.
  */
-export function listRequest(view: ListView): MessageInitShape<typeof ListTasksRequestSchema> {
+export function listFilter(view: ListView): TaskListFilter {
   const from = view.from === "" ? undefined : localDayStart(view.from);
   const toStart = view.to === "" ? undefined : localDayStart(view.to);
   const to = toStart === undefined ? undefined : nextLocalDay(toStart);
@@ -126,8 +128,18 @@ export function listRequest(view: ListView): MessageInitShape<typeof ListTasksRe
     priority: view.priority,
     sort: view.sort,
     metadata: view.metadata,
-    ...(from !== undefined ? { createdAfter: timestampFromMs(from) } : {}),
-    ...(to !== undefined ? { createdBefore: timestampFromMs(to) } : {}),
+    ...(from !== undefined ? { createdAfterMs: from } : {}),
+    ...(to !== undefined ? { createdBeforeMs: to } : {}),
+  };
+}
+
+/** The ListTasks request for a view: the same filter as {@link listFilter}, in the wire's terms. */
+export function listRequest(view: ListView): MessageInitShape<typeof ListTasksRequestSchema> {
+  const { createdAfterMs, createdBeforeMs, ...rest } = listFilter(view);
+  return {
+    ...rest,
+    ...(createdAfterMs !== undefined ? { createdAfter: timestampFromMs(createdAfterMs) } : {}),
+    ...(createdBeforeMs !== undefined ? { createdBefore: timestampFromMs(createdBeforeMs) } : {}),
   };
 }
 

@@ -1,5 +1,3 @@
-import { create } from "@bufbuild/protobuf";
-import { TimestampSchema, timestampMs } from "@bufbuild/protobuf/wkt";
 import { useInfiniteQuery, useQuery } from "@connectrpc/connect-query";
 import { type Task, TaskPriority, TaskService, TaskStatus } from "@promptline/proto";
 import { keepPreviousData } from "@tanstack/react-query";
@@ -18,12 +16,13 @@ import { formatCount, formatDuration, priorityLabel, taskTitle, toDate, toMs } f
 import {
   isFiltered,
   type ListView,
+  listFilter,
   listRequest,
   listViewParams,
   parseListView,
   SORTS,
 } from "../listView";
-import { liveTaskList, type TaskListFilter, type TaskListOverlay } from "../live/taskList";
+import { liveTaskList, type TaskListOverlay } from "../live/taskList";
 import { useTaskListWatch } from "../live/useTaskListWatch";
 import { POLL_INTERVAL_MS } from "../polling";
 
@@ -43,23 +42,7 @@ export function TaskListPage() {
   // One object per distinct URL: a new filter restarts the watch.
   const view = useMemo(() => parseListView(params), [params]);
   const request = useMemo(() => listRequest(view), [view]);
-  const filter = useMemo<TaskListFilter>(
-    () => ({
-      statuses: view.statuses,
-      query: view.query,
-      model: view.model,
-      priority: view.priority,
-      sort: view.sort,
-      metadata: view.metadata,
-      ...(request.createdAfter !== undefined
-        ? { createdAfterMs: timestampMs(create(TimestampSchema, request.createdAfter)) }
-        : {}),
-      ...(request.createdBefore !== undefined
-        ? { createdBeforeMs: timestampMs(create(TimestampSchema, request.createdBefore)) }
-        : {}),
-    }),
-    [view, request],
-  );
+  const filter = useMemo(() => listFilter(view), [view]);
   const filtered = isFiltered(view);
   const { overlay, live, prune } = useTaskListWatch(filter);
 
