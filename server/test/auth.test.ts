@@ -214,6 +214,43 @@ describe("keys mode: ownership", () => {
     expect((await alice.getTask({ id })).task?.status).toBe(TaskStatus.COMPLETED);
   });
 
+  it("bulk RPCs: another member's task is that item's NotFound, worded like a missing one; the caller's own are acted on", async () => {
+    const alice = tasksAs(keys.alice);
+    const bob = tasksAs(keys.bob);
+    const made = await Promise.all([
+      alice.createTask({ prompt: "alice's", model: ECHO }),
+      bob.createTask({ prompt: "bob's first", model: ECHO }),
+      bob.createTask({ prompt: "bob's second", model: ECHO }),
+    ]);
+    const [theirs, own, ownDone] = made.map((r) => r.task?.id ?? "");
+    await settled(alice, theirs);
+    await settled(bob, own);
+    await settled(bob, ownDone);
+    const missing = randomUUID();
+    const notFound = (id: string) => ({
+      id,
+      errorCode: "not_found",
+      errorMessage: `task ${id} not found`,
+    });
+
+    const deleted = await bob.deleteTasks({ ids: [theirs, own, missing] });
+    expect(deleted.results.map((r) => r.errorCode)).toEqual(["not_found", "", "not_found"]);
+    expect(deleted.results[0]).toMatchObject(notFound(theirs));
+    expect(deleted.results[2]).toMatchObject(notFound(missing));
+    expect(await codeOf(bob.getTask({ id: own }))).toMatchObject({ code: Code.NotFound });
+
+    // Bob's completed task is refused for its state, so it was reached; Alice's never is.
+    for (const call of [bob.cancelTasks.bind(bob), bob.retryTasks.bind(bob)]) {
+      const { results } = await call({ ids: [ownDone, theirs] });
+      expect(results.map((r) => r.errorCode)).toEqual(["failed_precondition", "not_found"]);
+      expect(results[1]).toMatchObject(notFound(theirs));
+    }
+    // Alice's task is untouched; an admin's bulk call reaches anyone's.
+    expect((await alice.getTask({ id: theirs })).task?.status).toBe(TaskStatus.COMPLETED);
+    const { results } = await tasksAs(keys.admin).deleteTasks({ ids: [theirs] });
+    expect(results).toMatchObject([{ id: theirs, errorCode: "" }]);
+  });
+
   it("a member cannot chain onto another's task: parent and dependencies read as missing", async () => {
     const { task } = await tasksAs(keys.alice).createTask({ prompt: "upstream", model: ECHO });
     const id = task?.id ?? "";

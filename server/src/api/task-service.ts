@@ -178,22 +178,32 @@ export class TaskServiceHandler implements ServiceImpl<typeof TaskService> {
     return create(RetryTaskResponseSchema, { task: taskToProto(task) });
   }
 
-  async cancelTasks(req: CancelTasksRequest) {
-    const outcomes = await forEachTask(parseTaskIds(req.ids), (id) => this.canceller.cancel(id));
+  async cancelTasks(req: CancelTasksRequest, ctx: HandlerContext) {
+    const outcomes = await this.forEachOwn(req.ids, ctx, (id) => this.canceller.cancel(id));
     return create(CancelTasksResponseSchema, { results: outcomes.map(actionResult) });
   }
 
-  async retryTasks(req: RetryTasksRequest) {
-    const outcomes = await forEachTask(parseTaskIds(req.ids), (id) => this.tasks.retry(id));
+  async retryTasks(req: RetryTasksRequest, ctx: HandlerContext) {
+    const outcomes = await this.forEachOwn(req.ids, ctx, (id) => this.tasks.retry(id));
     return create(RetryTasksResponseSchema, { results: outcomes.map(actionResult) });
   }
 
-  async deleteTasks(req: DeleteTasksRequest) {
-    const outcomes = await forEachTask(parseTaskIds(req.ids), async (id) => {
+  async deleteTasks(req: DeleteTasksRequest, ctx: HandlerContext) {
+    const outcomes = await this.forEachOwn(req.ids, ctx, async (id) => {
       await this.tasks.delete(id);
       return undefined;
     });
     return create(DeleteTasksResponseSchema, { results: outcomes.map(actionResult) });
+  }
+
+  /** A bulk action on the caller's tasks: another user's is that item's NotFound (rule `eachOwn`). */
+  private async forEachOwn<T>(
+    rawIds: readonly string[],
+    ctx: HandlerContext,
+    action: (id: string) => Promise<T>,
+  ): Promise<Array<TaskActionOutcome<T>>> {
+    const ids = parseTaskIds(rawIds);
+    return forEachTask(ids, await this.tasks.hiddenTasks(visibleOwner(ctx), ids), action);
   }
 
   async deleteTask(req: DeleteTaskRequest) {

@@ -4,18 +4,15 @@ import {
   BatchCreateTasksRequestSchema,
   CancelChainRequestSchema,
   CancelTaskRequestSchema,
-  CancelTasksRequestSchema,
   type CreateTaskRequest,
   CreateTaskRequestSchema,
   DeleteTaskRequestSchema,
-  DeleteTasksRequestSchema,
   DeleteTemplateRequestSchema,
   GetTaskLineageRequestSchema,
   GetTaskRequestSchema,
   RerunTaskRequestSchema,
   RetryFromTaskRequestSchema,
   RetryTaskRequestSchema,
-  RetryTasksRequestSchema,
   TaskService,
   TemplateService,
   UpdateTemplateRequestSchema,
@@ -43,18 +40,23 @@ interface TaskRef {
  * Who may call an RPC. `anyone`: every authenticated caller (lists are
  * limited to a member's own tasks where they are read, see
  * `visibleOwner`). `admin`: admins only. `owner`: a member only on their
- * own tasks, named by `refs`. `templateCreator`: a member only on a
+ * own tasks, named by `refs`. `eachOwn`: a bulk action whose results are
+ * per task; every caller may make it, and the handler scopes it with
+ * {@link hiddenTasks} so another user's task is that item's NotFound while
+ * the member's own tasks are acted on. `templateCreator`: a member only on a
  * template they created, named by `template` (templates are shared, so
  * another's is PermissionDenied, not NotFound).
  */
 type Rule =
   | { kind: "anyone" }
   | { kind: "admin" }
+  | { kind: "eachOwn" }
   | { kind: "owner"; refs: (message: unknown) => TaskRef[] }
   | { kind: "templateCreator"; template: (message: unknown) => string | undefined };
 
 const anyone: Rule = { kind: "anyone" };
 const admin: Rule = { kind: "admin" };
+const eachOwn: Rule = { kind: "eachOwn" };
 
 function owner<Desc extends DescMessage>(
   schema: Desc,
@@ -102,9 +104,9 @@ const TASK_RULES = {
   cancelTask: owner(CancelTaskRequestSchema, (m) => [{ id: m.id }]),
   retryTask: owner(RetryTaskRequestSchema, (m) => [{ id: m.id }]),
   deleteTask: owner(DeleteTaskRequestSchema, (m) => [{ id: m.id }]),
-  cancelTasks: owner(CancelTasksRequestSchema, (m) => m.ids.map((id) => ({ id }))),
-  retryTasks: owner(RetryTasksRequestSchema, (m) => m.ids.map((id) => ({ id }))),
-  deleteTasks: owner(DeleteTasksRequestSchema, (m) => m.ids.map((id) => ({ id }))),
+  cancelTasks: eachOwn,
+  retryTasks: eachOwn,
+  deleteTasks: eachOwn,
   // Counts and workers across every user's tasks.
   getQueueStats: admin,
   listWorkers: admin,
@@ -177,7 +179,7 @@ export async function checkAccess(
       `task ${foreign.id} belongs to another user; a task's parent and dependencies must be its owner's own`,
     );
   }
-  if (rule.kind === "anyone") return;
+  if (rule.kind === "anyone" || rule.kind === "eachOwn") return;
   if (rule.kind === "admin") {
     throw new PermissionError(
       `${call.rpc} is for admins; ${principal.userName} is a ${principal.role}`,
@@ -211,6 +213,21 @@ async function checkTemplateCreator(
   throw new PermissionError(
     `${rpc}: template ${templateId} was created by ${creator.name}; only its creator or an admin may change or delete it`,
   );
+}
+
+/**
+ * The tasks among `ids` an `eachOwn` action must treat as missing: another
+ * user's, for a member (`ownerId` from `visibleOwner`); none for an admin.
+ * A task never changes owner, so reading this before acting is as good as
+ * reading it inside each action.
+ */
+export async function hiddenTasks(
+  db: Kysely<DB>,
+  ownerId: string | undefined,
+  ids: readonly string[],
+): Promise<ReadonlySet<string>> {
+  if (ownerId === undefined) return new Set();
+  return tasksOwnedByOthers(db, ids, ownerId);
 }
 
 /** The first of `refs` that is a stored task of someone other than `userId`. */

@@ -14,15 +14,18 @@ export type TaskActionOutcome<T> =
  * once). A refusal that belongs to one task - it is missing, or in a state
  * the action doesn't apply to - becomes that task's outcome and the rest go
  * on; any other error (the database is down) fails the whole call, as the
- * rest would fail alike.
+ * rest would fail alike. A `hidden` task (another user's, for a member) is
+ * refused exactly like a missing one, so its existence does not leak.
  */
 export async function forEachTask<T>(
   ids: readonly string[],
+  hidden: ReadonlySet<string>,
   action: (id: string) => Promise<T>,
 ): Promise<Array<TaskActionOutcome<T>>> {
   const outcomes: Array<TaskActionOutcome<T>> = [];
   for (const id of ids) {
     try {
+      if (hidden.has(id)) throw new TaskNotFoundError(id);
       outcomes.push({ id, ok: true, value: await action(id) });
     } catch (error) {
       if (error instanceof TaskNotFoundError) {

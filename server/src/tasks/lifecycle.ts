@@ -1,6 +1,7 @@
 import type { Kysely } from "kysely";
 import type { Logger } from "pino";
 import { v7 as uuidv7 } from "uuid";
+import { hiddenTasks } from "../auth/access.js";
 import { isForeignKeyViolation } from "../db/errors.js";
 import { type DependencyRow, dependenciesOf, insertDependencies } from "../db/graph.js";
 import type { DB, TaskAttemptRow, TaskEventRow } from "../db/schema.js";
@@ -238,6 +239,11 @@ export class TaskLifecycle {
         ? cursorAfter(last, filter.sort)
         : undefined;
     return { rows, counts, next };
+  }
+
+  /** The tasks among `ids` a bulk action treats as missing for `ownerId` (the access rule `eachOwn`). */
+  hiddenTasks(ownerId: string | undefined, ids: readonly string[]): Promise<ReadonlySet<string>> {
+    return hiddenTasks(this.#db, ownerId, ids);
   }
 
   /**
