@@ -222,7 +222,7 @@ describe("keys mode: ownership", () => {
       bob.createTask({ prompt: "bob's first", model: ECHO }),
       bob.createTask({ prompt: "bob's second", model: ECHO }),
     ]);
-    const [theirs, own, ownDone] = made.map((r) => r.task?.id ?? "");
+    const [theirs = "", own = "", ownDone = ""] = made.map((r) => r.task?.id ?? "");
     await settled(alice, theirs);
     await settled(bob, own);
     await settled(bob, ownDone);
