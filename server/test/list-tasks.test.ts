@@ -156,6 +156,30 @@ describe("ListTasks orders, date range and status counts", () => {
     await expectInvalid({ metadata: nine }, /^metadata: must have at most 8 pairs/);
   });
 
+  it("filters by chain_id: the parent-linked chain, not a task joined only by depends_on", async () => {
+    const runAt = timestampFromMs(Date.now() + 24 * 3_600_000);
+    const base = { model: "simulator/echo", runAt };
+    const root = (await client.createTask({ ...base, prompt: "chain root" })).task;
+    const child = (await client.createTask({ ...base, prompt: "child", parentTaskId: root?.id }))
+      .task;
+    const waiter = (
+      await client.createTask({
+        ...base,
+        prompt: "waits on the child only",
+        dependsOn: [{ target: { case: "taskId", value: child?.id ?? "" } }],
+      })
+    ).task;
+    const chainId = child?.chainId ?? "";
+    expect(chainId).not.toBe("");
+    expect(waiter?.chainId).toBe("");
+    const listed = await client.listTasks({ chainId: chainId.toUpperCase() });
+    expect(listed.tasks.map((t) => t.id).sort()).toEqual([root?.id, child?.id].sort());
+    // Combined with the other filters like any of them.
+    const byParent = await client.listTasks({ chainId, parentTaskId: root?.id });
+    expect(byParent.tasks.map((t) => t.id)).toEqual([child?.id]);
+    await expectInvalid({ chainId: "nope" }, /^chain_id: must be a chain id/);
+  });
+
   it("refuses a bad sort, range or a token made for another order, naming the field", async () => {
     const page = await client.listTasks({ query: marker, pageSize: 1, sort: TaskSort.PRIORITY });
     await expectInvalid(

@@ -475,6 +475,12 @@ function parseTime(field: string, value: Timestamp | undefined): Date | undefine
   return date;
 }
 
+/** ListTasksRequest.chain_id: a chain's id, a UUID like a task's. */
+function parseChainId(value: string): string {
+  if (!UUID.test(value)) fail("chain_id", "must be a chain id (UUID)");
+  return value.toLowerCase();
+}
+
 export function parseListTasks(req: ListTasksRequest): TaskListFilter {
   if (req.pageSize < 0 || req.pageSize > LIMITS.pageSizeMax) {
     fail(
@@ -514,6 +520,7 @@ export function parseListTasks(req: ListTasksRequest): TaskListFilter {
     priority,
     parentTaskId:
       req.parentTaskId === undefined ? undefined : parseTaskId(req.parentTaskId, "parent_task_id"),
+    chainId: req.chainId === undefined ? undefined : parseChainId(req.chainId),
     query: query === "" ? undefined : query,
     metadata,
     createdAfter,

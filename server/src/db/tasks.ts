@@ -218,6 +218,8 @@ export interface TaskListFilter {
   model: string | undefined;
   priority: TaskPriority | undefined;
   parentTaskId: string | undefined;
+  /** Tasks of this chain (chain_id: parent links only). */
+  chainId?: string | undefined;
   /** Words searched in name and prompt (web-search syntax). */
   query: string | undefined;
   /** Metadata pairs a task must all have. */
@@ -244,6 +246,7 @@ function whereMatches<O>(
   if (filter.model !== undefined) q = q.where("model", "=", filter.model);
   if (filter.priority !== undefined) q = q.where("priority", "=", filter.priority);
   if (filter.parentTaskId !== undefined) q = q.where("parent_task_id", "=", filter.parentTaskId);
+  if (filter.chainId !== undefined) q = q.where("chain_id", "=", filter.chainId);
   if (filter.query !== undefined) {
     q = q.where(sql<boolean>`search @@ websearch_to_tsquery('simple', ${filter.query})`);
   }
