@@ -77,7 +77,7 @@ describe("task_stats", () => {
 });
 
 describe("constraints", () => {
-  dbTest("an idempotency key is unique once set; unset keys never collide", async ({ db }) => {
+  dbTest("an idempotency key is unique per owner once set; unset keys never collide", async ({ db }) => {
     const key = `key-${randomUUID()}`;
     await insertTask(db, { idempotency_key: key });
     const error = await rejectionOf(insertTask(db, { idempotency_key: key }));
@@ -89,7 +89,7 @@ describe("constraints", () => {
     const replay = await db
       .insertInto("tasks")
       .values({ id: randomUUID(), prompt: "again", model: "m", idempotency_key: key })
-      .onConflict((oc) => oc.column("idempotency_key").doNothing())
+      .onConflict((oc) => oc.columns(["owner_id", "idempotency_key"]).doNothing())
       .returning("id")
       .executeTakeFirst();
     expect(replay).toBeUndefined();
