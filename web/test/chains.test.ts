@@ -129,6 +129,44 @@ describe("chains in Chromium", { timeout: 60_000 }, () => {
     expect(await ui.page.getByTestId("lineage-downstream").textContent()).toContain("the kid");
   });
 
+  it("draws the graph when a task depending only by depends_on appears, and lists dependencies on the task page", async () => {
+    const { task: upstream } = await ui.client.createTask({
+      name: "the upstream",
+      prompt: "up",
+      model: ECHO,
+    });
+    // Its lineage stream open first, so the page has to find the new task by itself.
+    const watching = ui.page.waitForResponse(/WatchTasks/);
+    await ui.page.goto(`${ui.app.url}/tasks/${upstream?.id}`);
+    await status(ui.page, "completed").waitFor({ timeout: 15_000 });
+    await watching;
+    // Past the refetch the stream's connection makes (coalesced over 250 ms).
+    await ui.page.waitForTimeout(1_000);
+    expect(await ui.page.getByTestId("lineage-graph").count()).toBe(0);
+
+    // No parent, so no chain: only a refetch on its creation can find it.
+    const { task: waiter } = await ui.client.createTask({
+      name: "the waiter",
+      prompt: "got {{deps.src.output}}",
+      model: ECHO,
+      dependsOn: [{ target: { case: "taskId", value: upstream?.id ?? "" }, name: "src" }],
+    });
+    expect(waiter?.chainId).toBe("");
+    await expect.poll(() => graphNodes(ui.page).count(), { timeout: 10_000 }).toBe(2);
+    await expect
+      .poll(() => ui.page.getByTestId("lineage-downstream").textContent(), { timeout: 10_000 })
+      .toContain("the waiter");
+
+    await ui.page.goto(`${ui.app.url}/tasks/${waiter?.id}`);
+    await status(ui.page, "completed").waitFor({ timeout: 15_000 });
+    const deps = ui.page.getByTestId("depends-on");
+    await expect
+      .poll(() => deps.textContent(), { timeout: 10_000 })
+      .toMatch(/the upstream\s*src\s*completed/);
+    await deps.getByRole("link", { name: "the upstream" }).click();
+    await ui.page.waitForURL((url) => url.pathname.endsWith(upstream?.id ?? "-"));
+  });
+
   it("uses a completed task as the parent of a new one, its output passed on", async () => {
     const { task: source } = await ui.client.createTask({
       name: "the source",

@@ -70,6 +70,10 @@ describe("touchesLineage", () => {
     expect(touchesLineage(task(9), branching, "c1")).toBe(false);
     expect(touchesLineage(task(9), branching, "")).toBe(false);
   });
+
+  it("counts any new task: it may depend on the lineage's tasks, which WatchTasks doesn't say", () => {
+    expect(touchesLineage(task(9), branching, "", true)).toBe(true);
+  });
 });
 
 describe("statusCounts", () => {

@@ -95,9 +95,18 @@ export function withLatestTask(lineage: Lineage, task: Task | undefined): Lineag
 
 /**
  * Whether a change to `task` (from WatchTasks) can change this lineage: the
- * task is in it, made from one of its tasks, or in the same chain.
+ * task is in it, made from one of its tasks, or in the same chain. Any
+ * `created` task may too: WatchTasks does not send depends_on, and a task
+ * linked only by depends_on has no chain, so a new one is only found by
+ * fetching the lineage again (bursts of creations cost one refetch).
  */
-export function touchesLineage(task: Task, lineage: Lineage, chainId: string): boolean {
+export function touchesLineage(
+  task: Task,
+  lineage: Lineage,
+  chainId: string,
+  created = false,
+): boolean {
+  if (created) return true;
   const ids = new Set(lineage.tasks.map((t) => t.id));
   if (ids.has(task.id)) return true;
   if (task.parentTaskId !== undefined && ids.has(task.parentTaskId)) return true;

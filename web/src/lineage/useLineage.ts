@@ -37,8 +37,8 @@ export interface LineageWatch {
 /**
  * A task's lineage (GetTaskLineage), kept live: WatchTasks reports changes
  * anywhere, and one that touches the lineage (a status change of one of its
- * tasks, a new child, a new task in the chain) refetches it. A task without
- * links only listens for new children. While the stream can't be used the
+ * tasks, a new child, a new task in the chain, any new task, which may
+ * depend on one of them) refetches it. While the stream can't be used the
  * lineage is polled every 2 s as long as one of its tasks is unfinished.
  */
 export function useLineage(id: string, options: UseLineageOptions): LineageWatch {
@@ -63,7 +63,6 @@ export function useLineage(id: string, options: UseLineageOptions): LineageWatch
   });
 
   const loaded = lineage !== undefined;
-  const linked = (lineage?.edges.length ?? 0) > 0;
   const { refetch } = query;
   useEffect(() => {
     if (!loaded) return;
@@ -73,8 +72,9 @@ export function useLineage(id: string, options: UseLineageOptions): LineageWatch
     const refetchSoon = coalesce(() => refetch(), REFETCH_GAP_MS);
     void runWatchLoop({
       signal: controller.signal,
-      // A task without links can only gain them as the parent of a new task.
-      open: (signal) => client.watchTasks(linked ? {} : { parentTaskId: id }, { signal }),
+      // Unfiltered even for a task without links: a new task may depend on
+      // it (depends_on only), and WatchTasks has no filter for that.
+      open: (signal) => client.watchTasks({}, { signal }),
       onMessage: (msg) => {
         const task = msg.task;
         const { lineage: current, options: opts } = latest.current;
@@ -82,7 +82,8 @@ export function useLineage(id: string, options: UseLineageOptions): LineageWatch
         if (task.id === id && msg.change !== WatchTasksResponse_Change.DELETED) {
           opts.onTaskChanged?.(task);
         }
-        if (touchesLineage(task, current, opts.chainId)) refetchSoon.request();
+        const created = msg.change === WatchTasksResponse_Change.CREATED;
+        if (touchesLineage(task, current, opts.chainId, created)) refetchSoon.request();
         return "continue";
       },
       onStatus: setLive,
@@ -97,7 +98,7 @@ export function useLineage(id: string, options: UseLineageOptions): LineageWatch
       controller.abort();
       refetchSoon.cancel();
     };
-  }, [id, loaded, linked, transport, refetch]);
+  }, [id, loaded, transport, refetch]);
 
   return { query, live };
 }

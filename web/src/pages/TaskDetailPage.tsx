@@ -259,6 +259,14 @@ function TaskView({ task, history, live, lineage, onChainChanged, onChanged }: T
                       },
                     ]
                   : []),
+                ...(task.dependsOn.length > 0
+                  ? [
+                      {
+                        label: "Depends on",
+                        value: <DependsOnList task={task} lineage={data} />,
+                      },
+                    ]
+                  : []),
                 ...Object.entries(task.metadata).map(([key, value]) =>
                   key === TEMPLATE_ID_KEY
                     ? { label: "Template", value: <TemplateOrigin id={value} /> }
@@ -282,6 +290,36 @@ function TaskView({ task, history, live, lineage, onChainChanged, onChanged }: T
         </div>
       )}
     </>
+  );
+}
+
+/**
+ * The upstream tasks this one waits for, from the task itself (GetTask and
+ * WatchTask send depends_on); title and status come from the lineage when
+ * it holds them, which costs no extra read.
+ */
+function DependsOnList({ task, lineage }: { task: Task; lineage: Lineage | undefined }) {
+  const known = new Map((lineage?.tasks ?? []).map((t) => [t.id, t]));
+  return (
+    <ul className="space-y-1" data-testid="depends-on">
+      {task.dependsOn.map((dep) => {
+        if (dep.target.case !== "taskId") return null;
+        const id = dep.target.value;
+        const upstream = known.get(id);
+        return (
+          <li key={id} className="flex flex-wrap items-center gap-2">
+            <Link
+              to={`/tasks/${id}`}
+              className={`text-accent-text underline ${upstream === undefined ? "font-mono text-xs" : ""}`}
+            >
+              {upstream !== undefined ? taskTitle(upstream, 60) : id}
+            </Link>
+            {dep.name !== "" && <span className="font-mono text-xs text-fg-muted">{dep.name}</span>}
+            {upstream !== undefined && <StatusChip status={upstream.status} />}
+          </li>
+        );
+      })}
+    </ul>
   );
 }
 
