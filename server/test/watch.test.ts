@@ -1,4 +1,5 @@
 import { create, fromBinary, toBinary } from "@bufbuild/protobuf";
+import { timestampFromMs } from "@bufbuild/protobuf/wkt";
 import { type Client, Code, ConnectError, createClient } from "@connectrpc/connect";
 import { createConnectTransport, createGrpcWebTransport } from "@connectrpc/connect-node";
 import * as grpc from "@grpc/grpc-js";
@@ -192,6 +193,34 @@ describe("WatchTask in one process", () => {
     // Each change carries the task as it is when the API read it, so "created" may already show it running.
     expect(changes[0]?.[0]).toBe(WatchTasksResponse_Change.CREATED);
     expect(changes.at(-1)).toEqual([WatchTasksResponse_Change.UPDATED, TaskStatus.COMPLETED]);
+  });
+
+  it("streams only a chain's changes with chain_id, and names a bad one", async () => {
+    const base = { model: "simulator/echo", runAt: timestampFromMs(Date.now() + 86_400_000) };
+    const root = (await client.createTask({ ...base, prompt: "root" })).task?.id ?? "";
+    const child = (await client.createTask({ ...base, prompt: "child", parentTaskId: root })).task;
+    const chainId = child?.chainId ?? "";
+    expect(chainId).not.toBe("");
+    const abort = new AbortController();
+    const seen: string[] = [];
+    let sibling = "";
+    try {
+      for await (const change of client.watchTasks({ chainId }, { signal: abort.signal })) {
+        if (change.change === WatchTasksResponse_Change.UNSPECIFIED && sibling === "") {
+          await client.createTask({ ...base, prompt: "elsewhere" });
+          sibling =
+            (await client.createTask({ ...base, prompt: "sibling", parentTaskId: root })).task
+              ?.id ?? "";
+        }
+        if (change.task !== undefined) seen.push(change.task.id);
+        if (change.task?.id === sibling) abort.abort();
+      }
+    } catch (error) {
+      expect(ConnectError.from(error).code).toBe(Code.Canceled);
+    }
+    expect(seen).toEqual([sibling]);
+    const bad = client.watchTasks({ chainId: "nope" })[Symbol.asyncIterator]().next();
+    await expect(bad).rejects.toThrow(/chain_id: must be a chain id/);
   });
 
   it("cleans up: 1,000 watches opened and closed leave no subscriber behind", async () => {

@@ -123,6 +123,7 @@ export const REQUEST_RULES: ReadonlyMap<string, RequestRule> = new Map([
         query: m.query,
         priority: m.priority,
         parentTaskId: m.parentTaskId,
+        chainId: m.chainId,
       }),
     ),
   ),

@@ -126,6 +126,7 @@ export class WatchHandlers {
           query: req.query,
           priority: req.priority,
           parentTaskId: req.parentTaskId,
+          chainId: req.chainId,
         }),
       ),
       ownerId: visibleOwner(ctx),
@@ -186,6 +187,7 @@ export class WatchHandlers {
     if (filter.priority !== undefined && row.priority !== filter.priority) return undefined;
     if (filter.parentTaskId !== undefined && row.parent_task_id !== filter.parentTaskId)
       return undefined;
+    if (filter.chainId !== undefined && row.chain_id !== filter.chainId) return undefined;
     if (
       filter.query !== undefined &&
       !(await idsMatchingQuery(this.deps.db, [row.id], filter.query)).has(row.id)
