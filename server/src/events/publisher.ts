@@ -45,14 +45,18 @@ type Commands = (pipeline: ChainableCommander) => void;
 
 /**
  * Publishes over Redis pub/sub on one channel per deployment (queue prefix).
- * Everything sent in one turn of the event loop — status changes and output
- * of every task this process runs — goes out as one pipeline: one socket
- * write instead of one per change, which is what a task's cost follows on a
- * small machine. Commands keep the order they were given in.
+ * Output deltas wait for the end of the event-loop turn, so every task's
+ * output of one turn goes out as one pipeline: one socket write instead of
+ * one per delta, which is what a task's cost follows on a small machine.
+ * Status changes go out once the callback that committed them is done (all
+ * tasks one statement answered share the pipeline), without waiting for the
+ * rest of the turn: under a burst that wait was 20–46 ms of watch latency
+ * (bench/NOTES.md, round 3). Commands keep the order they were given in.
  */
 export class RedisTaskNotifier implements TaskNotifier {
   readonly #channel: string;
   #batch: Array<{ commands: Commands; done: () => void }> = [];
+  #soon = false;
 
   constructor(
     private readonly redis: Redis,
@@ -79,7 +83,7 @@ export class RedisTaskNotifier implements TaskNotifier {
     if (messages.length === 0) return;
     void this.#send((pipeline) => {
       for (const message of messages) pipeline.publish(this.#channel, message);
-    });
+    }, true);
   }
 
   #publishStatus(tasks: readonly (ChangedTask | undefined)[], change: "c" | "u" | "d"): void {
@@ -92,19 +96,33 @@ export class RedisTaskNotifier implements TaskNotifier {
     if (messages.length === 0) return;
     void this.#send((pipeline) => {
       for (const message of messages) pipeline.publish(this.#channel, message);
-    });
+    }, true);
   }
 
-  /** Queues commands for this turn's pipeline; never rejects (a failure is logged). */
-  #send(commands: Commands): Promise<void> {
+  /**
+   * Queues commands for this turn's pipeline, or with `soon` for the one sent
+   * after the current callback's promise continuations; never rejects (a
+   * failure is logged).
+   */
+  #send(commands: Commands, soon = false): Promise<void> {
     return new Promise((done) => {
       if (this.#batch.length === 0) setImmediate(() => this.#flush());
       this.#batch.push({ commands, done });
+      if (soon && !this.#soon) {
+        this.#soon = true;
+        // nextTick runs once the microtask queue is empty, so every task the
+        // same statement answered has queued its change by then.
+        process.nextTick(() => {
+          this.#soon = false;
+          this.#flush();
+        });
+      }
     });
   }
 
   #flush(): void {
     const batch = this.#batch;
+    if (batch.length === 0) return;
     this.#batch = [];
     const pipeline = this.redis.pipeline();
     for (const { commands } of batch) commands(pipeline);
