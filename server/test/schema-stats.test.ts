@@ -77,23 +77,26 @@ describe("task_stats", () => {
 });
 
 describe("constraints", () => {
-  dbTest("an idempotency key is unique per owner once set; unset keys never collide", async ({ db }) => {
-    const key = `key-${randomUUID()}`;
-    await insertTask(db, { idempotency_key: key });
-    const error = await rejectionOf(insertTask(db, { idempotency_key: key }));
-    expect(isUniqueViolation(error, "tasks_idempotency_key_key")).toBe(true);
-    expect(isUniqueViolation(error, "templates_name_key")).toBe(false);
-    await insertTask(db, { idempotency_key: null });
-    await insertTask(db, { idempotency_key: null });
+  dbTest(
+    "an idempotency key is unique per owner once set; unset keys never collide",
+    async ({ db }) => {
+      const key = `key-${randomUUID()}`;
+      await insertTask(db, { idempotency_key: key });
+      const error = await rejectionOf(insertTask(db, { idempotency_key: key }));
+      expect(isUniqueViolation(error, "tasks_idempotency_key_key")).toBe(true);
+      expect(isUniqueViolation(error, "templates_name_key")).toBe(false);
+      await insertTask(db, { idempotency_key: null });
+      await insertTask(db, { idempotency_key: null });
 
-    const replay = await db
-      .insertInto("tasks")
-      .values({ id: randomUUID(), prompt: "again", model: "m", idempotency_key: key })
-      .onConflict((oc) => oc.columns(["owner_id", "idempotency_key"]).doNothing())
-      .returning("id")
-      .executeTakeFirst();
-    expect(replay).toBeUndefined();
-  });
+      const replay = await db
+        .insertInto("tasks")
+        .values({ id: randomUUID(), prompt: "again", model: "m", idempotency_key: key })
+        .onConflict((oc) => oc.columns(["owner_id", "idempotency_key"]).doNothing())
+        .returning("id")
+        .executeTakeFirst();
+      expect(replay).toBeUndefined();
+    },
+  );
 
   dbTest("attempts, max_attempts and name length are checked", async ({ db }) => {
     expect(
