@@ -208,5 +208,8 @@ describe("templates in Chromium", { timeout: 60_000 }, () => {
     expect(await ui.page.getByTestId("task-output").textContent()).toContain(
       "Say hello to Ada in English",
     );
+    // Like a run, the task records the template it was made from and links back.
+    await ui.page.getByRole("link", { name: template.name }).click();
+    await ui.page.waitForURL(`**/templates/${template.id}`);
   });
 });

@@ -2,8 +2,7 @@ import { useQuery } from "@connectrpc/connect-query";
 import { TemplateService } from "@promptline/proto";
 import { Link } from "react-router";
 
-/** The key RunTemplate stores in a task's metadata: the template it was made from. */
-export const TEMPLATE_ID_KEY = "template_id";
+export { TEMPLATE_ID_KEY } from "./templateDraft";
 
 /**
  * A link to the template a task was made from, by its name once loaded (its

@@ -1,12 +1,35 @@
+import { create } from "@bufbuild/protobuf";
 import { Code, ConnectError } from "@connectrpc/connect";
+import { TemplateSchema } from "@promptline/proto";
 import { describe, expect, it } from "vitest";
+import { parseMetadataPairs } from "../../metadataPairs";
+import { validateDraft } from "../../taskDraft";
 import {
   detectVariables,
   emptyTemplateDraft,
   sentVariables,
   serverTemplateErrors,
+  TEMPLATE_ID_KEY,
+  taskDraftFromTemplate,
   toTemplateRequest,
 } from "./templateDraft";
+
+describe("taskDraftFromTemplate", () => {
+  it("fills the form and labels the task with the template it came from", () => {
+    const template = create(TemplateSchema, {
+      id: "0193a9c4-6f0e-7c3a-9a41-2f5b8d1e4c77",
+      name: "Summarize",
+      prompt: "Summarize {{vars.text}}",
+      model: "simulator/echo",
+      variables: [{ name: "text", defaultValue: "this" }],
+    });
+    const draft = taskDraftFromTemplate(template);
+    expect(draft.prompt).toBe("Summarize {{vars.text}}");
+    expect(draft.vars.map((v) => [v.name, v.value])).toEqual([["text", "this"]]);
+    expect(parseMetadataPairs(draft.metadata)).toEqual({ [TEMPLATE_ID_KEY]: template.id });
+    expect(validateDraft(draft).metadata).toBeUndefined();
+  });
+});
 
 describe("detectVariables", () => {
   it("finds {{vars.<name>}} as the server reads it, each once, in order", () => {

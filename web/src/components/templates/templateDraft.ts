@@ -7,6 +7,7 @@ import type {
   TemplateVariableSchema,
 } from "@promptline/proto";
 import { fieldErrorParts } from "../../errors";
+import { formatMetadataPairs } from "../../metadataPairs";
 import {
   type DraftErrors,
   emptyDraft,
@@ -16,6 +17,9 @@ import {
   type TaskDraft,
   validateDraft,
 } from "../../taskDraft";
+
+/** The key in a task's metadata naming the template it was made from (RunTemplate sets it too). */
+export const TEMPLATE_ID_KEY = "template_id";
 
 type ParamKey = "temperature" | "topP" | "maxTokens" | "seed" | "stop";
 
@@ -108,12 +112,14 @@ export function draftFromTemplate(template: Template): TemplateFormDraft {
 
 /**
  * A new task's form filled in from a template: its prompts, model and
- * parameters, and a row per variable holding its default, to fill in.
+ * parameters, a row per variable holding its default, to fill in, and a
+ * label naming the template, so the task links back to it as a run does.
  */
 export function taskDraftFromTemplate(template: Template): TaskDraft {
   return {
     ...emptyDraft(),
     ...paramsDraft(template.params),
+    metadata: formatMetadataPairs({ [TEMPLATE_ID_KEY]: template.id }),
     name: template.name,
     prompt: template.prompt,
     systemPrompt: template.systemPrompt,
