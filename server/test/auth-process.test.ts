@@ -127,7 +127,9 @@ describe("keys mode end to end: the keys CLI, a real server process, its logs", 
       await expect(tasks.getTask({ id: randomUUID() })).rejects.toMatchObject({
         code: Code.NotFound,
       });
-      const refused = createClient(TaskService, transport(`${adminKey.slice(0, -1)}A`));
+      // The admin key with its last character changed (never to itself).
+      const wrongLast = adminKey.endsWith("A") ? "B" : "A";
+      const refused = createClient(TaskService, transport(`${adminKey.slice(0, -1)}${wrongLast}`));
       await expect(refused.listTasks({})).rejects.toMatchObject({ code: Code.Unauthenticated });
 
       // The task CLI sends PROMPTLINE_API_KEY.
