@@ -28,7 +28,7 @@ import type { RenderableTemplate } from "../templates/render.js";
 import { resolveVars } from "../templates/render.js";
 import { paramsToProto } from "./convert.js";
 import { variableToProto } from "./template-convert.js";
-import { LIMITS, parseCreateTask } from "./validation.js";
+import { LIMITS, maxBytes, parseCreateTask, parseUuid } from "./validation.js";
 
 /** Template rules beyond the task rules they share (prompt, model, params). */
 export const TEMPLATE_LIMITS = {
@@ -37,7 +37,6 @@ export const TEMPLATE_LIMITS = {
   variableDescriptionChars: 500,
 } as const;
 
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 const PAGE_TOKEN = "n1:";
 const UPDATABLE = [
   "name",
@@ -53,11 +52,9 @@ function fail(field: string, reason: string): never {
   throw new InvalidFieldError(field, reason);
 }
 
-/** A template id: a UUID, lower-cased so lookups match what the database stores. */
+/** A template id (see {@link parseUuid}). */
 export function parseTemplateId(value: string, field = "id"): string {
-  if (value === "") fail(field, "is required");
-  if (!UUID.test(value)) fail(field, "must be a template id (UUID)");
-  return value.toLowerCase();
+  return parseUuid(value, field, "template");
 }
 
 /** What a create or an update asks a template to hold, in proto form. */
@@ -137,7 +134,7 @@ function parseVariables(given: readonly TemplateVariable[], field: string): Temp
       );
     }
     if (v.defaultValue !== undefined) {
-      atMostBytes(`${at}.default_value`, v.defaultValue, LIMITS.promptBytes);
+      maxBytes(`${at}.default_value`, v.defaultValue, LIMITS.promptBytes);
     }
     return v.defaultValue === undefined
       ? { name: v.name, description: v.description }
@@ -314,8 +311,8 @@ export function parseRenderTemplate(
       return { id: parseTemplateId(req.source.value) };
     case "draft": {
       const draft = req.source.value;
-      atMostBytes("draft.prompt", draft.prompt, LIMITS.promptBytes);
-      atMostBytes("draft.system_prompt", draft.systemPrompt, LIMITS.systemPromptBytes);
+      maxBytes("draft.prompt", draft.prompt, LIMITS.promptBytes);
+      maxBytes("draft.system_prompt", draft.systemPrompt, LIMITS.systemPromptBytes);
       const variables = parseVariables(draft.variables, "draft.variables");
       checkVariablesUsed(draft, variables, "draft.");
       return { draft: { prompt: draft.prompt, systemPrompt: draft.systemPrompt, variables } };
@@ -341,14 +338,6 @@ export function parseRunTemplate(req: RunTemplateRequest): string {
   return parseTemplateId(req.id);
 }
 
-const utf8 = new TextEncoder();
-
-function atMostBytes(field: string, value: string, limit: number): void {
-  if (value.length > limit || utf8.encode(value).length > limit) {
-    fail(field, `must be at most ${limit} bytes`);
-  }
-}
-
 /** Values for variables, as RenderTemplate and RunTemplate take them: as many and as large as a task's. */
 function checkVarValues(vars: Record<string, string>): void {
   const entries = Object.entries(vars);
@@ -357,7 +346,7 @@ function checkVarValues(vars: Record<string, string>): void {
     if (!REFERENCE_NAME.test(name)) {
       fail("vars", `name "${name.slice(0, LIMITS.refChars)}" must be letters, digits or '_'`);
     }
-    atMostBytes(`vars.${name}`, value, LIMITS.promptBytes);
+    maxBytes(`vars.${name}`, value, LIMITS.promptBytes);
   }
 }
 

@@ -58,6 +58,11 @@ export const LIMITS = {
 } as const;
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+/** Whether `value` is a UUID in any case: the shape of every id Promptline stores. */
+export function isUuid(value: string): boolean {
+  return UUID.test(value);
+}
 const METADATA_KEY = /^[A-Za-z0-9_.-]+$/;
 const utf8 = new TextEncoder();
 
@@ -65,11 +70,16 @@ function fail(field: string, reason: string): never {
   throw new InvalidFieldError(field, reason);
 }
 
-/** A task id: a UUID, lower-cased so lookups match what the database stores. */
-export function parseTaskId(value: string, field = "id"): string {
+/** An id of a `kind` (task, template, chain): a UUID, lower-cased so lookups match what the database stores. */
+export function parseUuid(value: string, field: string, kind: string): string {
   if (value === "") fail(field, "is required");
-  if (!UUID.test(value)) fail(field, "must be a task id (UUID)");
+  if (!UUID.test(value)) fail(field, `must be a ${kind} id (UUID)`);
   return value.toLowerCase();
+}
+
+/** A task id (see {@link parseUuid}). */
+export function parseTaskId(value: string, field = "id"): string {
+  return parseUuid(value, field, "task");
 }
 
 /** 1–100 distinct task ids (CancelTasks, RetryTasks, DeleteTasks), each named by its index. */
@@ -88,7 +98,8 @@ export function parseTaskIds(ids: readonly string[]): string[] {
   });
 }
 
-function maxBytes(field: string, value: string, limit: number): void {
+/** Refuses a string over `limit` UTF-8 bytes, naming `field`. */
+export function maxBytes(field: string, value: string, limit: number): void {
   if (value.length > limit || utf8.encode(value).length > limit) {
     fail(field, `must be at most ${limit} bytes`);
   }
@@ -477,7 +488,7 @@ function parseTime(field: string, value: Timestamp | undefined): Date | undefine
 
 /** ListTasksRequest.chain_id: a chain's id, a UUID like a task's. */
 function parseChainId(value: string): string {
-  if (!UUID.test(value)) fail("chain_id", "must be a chain id (UUID)");
+  if (!isUuid(value)) fail("chain_id", "must be a chain id (UUID)");
   return value.toLowerCase();
 }
 

@@ -19,6 +19,7 @@ import {
   WatchTaskRequestSchema,
 } from "@promptline/proto";
 import type { Kysely } from "kysely";
+import { isUuid } from "../api/validation.js";
 import { tasksOwnedByOthers } from "../db/auth.js";
 import type { DB } from "../db/schema.js";
 import { findTemplateOwner } from "../db/templates.js";
@@ -153,9 +154,6 @@ export class PermissionError extends Error {
   override readonly name = "PermissionError";
 }
 
-// Anything else is left for the handler to refuse as InvalidArgument.
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
-
 /**
  * Enforces {@link ruleFor}: a member is refused admin RPCs and any task
  * that is not theirs. A chain has one owner, so even an admin cannot give a
@@ -207,7 +205,7 @@ async function checkTemplateCreator(
   rpc: string,
   templateId: string | undefined,
 ): Promise<void> {
-  if (templateId === undefined || !UUID.test(templateId)) return;
+  if (templateId === undefined || !isUuid(templateId)) return;
   const creator = await findTemplateOwner(db, templateId.toLowerCase());
   if (creator === undefined || creator.id === principal.userId) return;
   throw new PermissionError(
@@ -236,7 +234,8 @@ async function firstForeign(
   refs: readonly TaskRef[],
   userId: string,
 ): Promise<TaskRef | undefined> {
-  const wellFormed = refs.filter((ref) => UUID.test(ref.id));
+  // A malformed id is left for the handler to refuse as InvalidArgument.
+  const wellFormed = refs.filter((ref) => isUuid(ref.id));
   if (wellFormed.length === 0) return undefined;
   const ids = [...new Set(wellFormed.map((r) => r.id.toLowerCase()))];
   const others = await tasksOwnedByOthers(db, ids, userId);

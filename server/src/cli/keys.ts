@@ -1,5 +1,6 @@
 import { parseArgs } from "node:util";
 import type { Kysely } from "kysely";
+import { isUuid } from "../api/validation.js";
 import { generateApiKey, keyPrefix } from "../auth/keys.js";
 import { ConfigError, loadConfig } from "../config.js";
 import {
@@ -217,8 +218,6 @@ async function list(db: Kysely<DB>, io: KeysIo, json: boolean): Promise<number> 
   return 0;
 }
 
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
-
 async function revoke(db: Kysely<DB>, io: KeysIo, target: string, json: boolean): Promise<number> {
   // A prefix as listed ("pl_Ab12Cd34…"), or a whole key pasted by mistake.
   const prefix = keyPrefix(target.replace(/…$/, ""));
@@ -226,7 +225,7 @@ async function revoke(db: Kysely<DB>, io: KeysIo, target: string, json: boolean)
     .transaction()
     .execute(async (trx) => {
       const found = await revokeApiKeys(trx, {
-        id: UUID.test(target) ? target : undefined,
+        id: isUuid(target) ? target : undefined,
         prefix,
       });
       // Two keys sharing a prefix (1 in 2^48) are not revoked together by accident.
