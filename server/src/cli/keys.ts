@@ -12,7 +12,7 @@ import {
   revokeApiKeys,
 } from "../db/auth.js";
 import { createPgliteDb, createPostgresDb } from "../db/connection.js";
-import { migrateToLatest } from "../db/migrate.js";
+import { migrateToLatest, reasonOf } from "../db/migrate.js";
 import type { DB, UserRole } from "../db/schema.js";
 
 export const KEYS_USAGE = `Usage: promptline keys <command> [options]
@@ -82,7 +82,7 @@ export async function runKeys(argv: readonly string[], io: KeysIo): Promise<numb
       io.stderr.write(`promptline keys: ${error.message}\n`);
       return 2;
     }
-    io.stderr.write(`promptline keys: cannot open the database: ${describe(error)}\n`);
+    io.stderr.write(`promptline keys: cannot open the database: ${reasonOf(error)}\n`);
     return 1;
   }
   try {
@@ -97,7 +97,7 @@ export async function runKeys(argv: readonly string[], io: KeysIo): Promise<numb
     }
   } catch (error) {
     if (error instanceof KeysUsageError) return usage(io, error.message);
-    io.stderr.write(`promptline keys: ${describe(error)}\n`);
+    io.stderr.write(`promptline keys: ${reasonOf(error)}\n`);
     return 1;
   } finally {
     await db.destroy();
@@ -258,11 +258,4 @@ class AmbiguousError extends Error {
 function usage(io: KeysIo, message: string): number {
   io.stderr.write(`promptline keys: ${message}\nRun "promptline keys --help" for the commands.\n`);
   return 2;
-}
-
-function describe(error: unknown): string {
-  if (!(error instanceof Error)) return String(error);
-  if (error.message !== "") return error.message;
-  if (error instanceof AggregateError) return error.errors.map(describe).join("; ");
-  return "code" in error ? String(error.code) : error.name;
 }

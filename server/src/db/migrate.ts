@@ -43,8 +43,11 @@ export async function migrateToLatest(db: Kysely<DB>): Promise<string[]> {
   return results.filter(ranNow).map((result) => result.migrationName);
 }
 
-/** pg reports a refused connection as an AggregateError with an empty message. */
-function reasonOf(error: unknown): string {
+/**
+ * A database error in words. pg reports a refused connection as an
+ * AggregateError with an empty message.
+ */
+export function reasonOf(error: unknown): string {
   if (!(error instanceof Error)) return String(error);
   if (error.message !== "") return error.message;
   if (error instanceof AggregateError) {
