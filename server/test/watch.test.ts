@@ -11,7 +11,10 @@ import {
   WatchTaskResponseSchema,
   WatchTasksResponse_Change,
 } from "@promptline/proto";
+import { Redis } from "ioredis";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { TASK_COLUMNS } from "../src/db/schema.js";
+import { encodeStatus, eventsChannel } from "../src/events/messages.js";
 import { type Simulator, startSimulator } from "../src/llm/simulator.js";
 import { grpcJsClient } from "./grpc-js-client.js";
 import {
@@ -193,6 +196,60 @@ describe("WatchTask in one process", () => {
     // Each change carries the task as it is when the API read it, so "created" may already show it running.
     expect(changes[0]?.[0]).toBe(WatchTasksResponse_Change.CREATED);
     expect(changes.at(-1)).toEqual([WatchTasksResponse_Change.UPDATED, TaskStatus.COMPLETED]);
+  });
+
+  it("sends each change as committed: the streamed task equals GetTask's, whether its row travelled with the change or was too large and read back", async () => {
+    // About 40 KB of prompt: above what a change may carry, so watchers read the row.
+    const large = `${"many words ".repeat(3_700)}end`;
+    for (const prompt of ["small", large]) {
+      const { task } = await client.createTask({ prompt, model: "simulator/echo" });
+      const watch = await readWatch(client.watchTask({ id: task?.id ?? "" }));
+      expect(watch.last?.status).toBe(TaskStatus.COMPLETED);
+      const stored = (await client.getTask({ id: task?.id ?? "" })).task;
+      expect(watch.last).toEqual(stored);
+    }
+  });
+
+  it("never sends a list stream back to an older state when changes arrive out of order", async () => {
+    const { task } = await client.createTask({ prompt: "in order", model: "simulator/echo" });
+    const id = task?.id ?? "";
+    await waitFor(async () =>
+      (await client.getTask({ id })).task?.status === TaskStatus.COMPLETED ? true : undefined,
+    );
+    const [row] = await app.db
+      .selectFrom("tasks")
+      .select(TASK_COLUMNS)
+      .where("id", "=", id)
+      .execute();
+    if (row === undefined) throw new Error("task row missing");
+    const redis = new Redis(TEST_REDIS_URL);
+    const publish = (message: string) => redis.publish(eventsChannel(app.queuePrefix), message);
+    const abort = new AbortController();
+    const seen: TaskStatus[] = [];
+    const reading = (async () => {
+      try {
+        for await (const change of client.watchTasks({}, { signal: abort.signal })) {
+          // Live: the completed row; once it is through, a late one with the row as created.
+          if (change.change === WatchTasksResponse_Change.UNSPECIFIED) {
+            await publish(encodeStatus(row, "u", Date.now()));
+            continue;
+          }
+          if (change.task?.id !== id) continue;
+          seen.push(change.task.status);
+          if (seen.length === 1) {
+            await publish(encodeStatus({ ...row, status: "pending", seq: 1 }, "c", Date.now()));
+            await new Promise((resolve) => setTimeout(resolve, 100));
+            await publish(encodeStatus(row, "u", Date.now()));
+          } else abort.abort();
+        }
+      } catch (error) {
+        expect(ConnectError.from(error).code).toBe(Code.Canceled);
+      } finally {
+        redis.disconnect();
+      }
+    })();
+    await reading;
+    expect(seen).toEqual([TaskStatus.COMPLETED, TaskStatus.COMPLETED]);
   });
 
   it("streams only a chain's changes with chain_id, and names a bad one", async () => {

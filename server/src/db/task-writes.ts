@@ -262,15 +262,11 @@ export type AttemptEnd =
   | { status: "queued"; error: TaskFailure; attemptOutcome: "failed" | "cancelled" }
   | { status: "cancelled"; output: string; error: TaskFailure };
 
-/** What an ended attempt leaves to do: notify watchers, and move the task's graph on. */
-export type EndedTask = Pick<TaskRow, "id" | "seq" | "status" | "error_code">;
-
-const ENDED_COLUMNS = [
-  "id",
-  "seq",
-  "status",
-  "error_code",
-] as const satisfies readonly (keyof EndedTask)[];
+/**
+ * A task as its attempt's end left it: the whole row, which watchers are sent
+ * as it is (so no process needs to read it back).
+ */
+export type EndedTask = TaskRow;
 
 /** Every value an end statement stores; each status uses some of them. */
 interface EndValues {
@@ -373,7 +369,7 @@ function endStatement(status: AttemptEnd["status"]) {
           .where("id", "=", v.taskId)
           .where("status", "=", "running")
           .where("attempts", "=", v.attempt)
-          .returning(ENDED_COLUMNS),
+          .returning(TASK_COLUMNS),
       )
       .with("attempt", (qb) =>
         qb
@@ -395,7 +391,7 @@ function endStatement(status: AttemptEnd["status"]) {
           .where(({ exists, selectFrom }) => exists(selectFrom("done").select("done.id"))),
       )
       .selectFrom("done")
-      .select(ENDED_COLUMNS),
+      .select(TASK_COLUMNS),
   );
 }
 
@@ -410,9 +406,8 @@ const endStatements = {
  * Ends the running attempt `measures.attempt` of a task: the task moves on
  * (guarded: only if it is still running that attempt, so a worker that lost
  * its lock cannot overwrite the result of the one that took over) and the
- * attempt row is closed, in one statement. Returns only what the caller
- * needs (not the output it just sent). Undefined when the attempt no longer
- * held the task.
+ * attempt row is closed, in one statement. Returns the task as it is
+ * now. Undefined when the attempt no longer held the task.
  */
 export async function endAttempt(
   db: Kysely<DB>,
@@ -502,7 +497,7 @@ const completeStatement = precompiled(
           error_code = null, error_message = null, error_http_status = null
         from v
         where t.id = v.task_id and t.status = 'running' and t.attempts = v.attempt
-        returning t.id, t.seq, t.status, t.error_code
+        returning ${sql.join(TASK_COLUMNS.map((column) => sql.ref(`t.${column}`)))}
       ),
       attempt as (
         update task_attempts a set
@@ -513,7 +508,7 @@ const completeStatement = precompiled(
         from v join done on done.id = v.task_id
         where a.task_id = v.task_id and a.attempt = v.attempt and a.outcome = 'running'
       )
-      select id, seq, status, error_code from done`;
+      select ${sql.join(TASK_COLUMNS.map((column) => sql.ref(column)))} from done`;
     return { compile: () => query.compile(db) };
   },
 );

@@ -76,18 +76,37 @@ class Queue implements Subscription {
   }
 }
 
+/** How many tasks' last sequence numbers the feed remembers, to drop a change that arrives after a newer one. */
+const REMEMBERED_TASKS = 20_000;
+
+interface PendingChange {
+  change: "created" | "updated";
+  publishedAt: number;
+  seq: number;
+  /** The row as committed with `seq`, when the message carried it. */
+  row: TaskRow | undefined;
+}
+
 /**
  * One per API process: a single Redis subscription to the deployment's
- * events channel, fanned out in-process to every watcher. Status changes are
- * re-read from PostgreSQL (the truth) in batches — only for tasks someone
- * here watches — so a burst of changes costs one query, not one per change.
+ * events channel, fanned out in-process to every watcher. A status change
+ * carries the row its statement committed, which watchers get as it is; a
+ * change whose row was too large to publish is re-read from PostgreSQL in
+ * batches — only for tasks someone here watches — so a burst costs one
+ * query, not one per change.
  */
 export class TaskFeed {
   readonly #subscriber: Redis;
   readonly #byTask = new Map<string, Set<Queue>>();
   readonly #all = new Set<Queue>();
-  #pending = new Map<string, { change: "created" | "updated"; publishedAt: number }>();
+  #pending = new Map<string, PendingChange>();
   #flushing = false;
+  /**
+   * The last sequence number sent per task (the most recent tasks only).
+   * Publishers in different processes can deliver a task's changes out of
+   * order; a row older than one already sent is dropped, so no stream goes back.
+   */
+  readonly #sentSeq = new Map<string, number>();
 
   constructor(
     private readonly deps: { redisUrl: string; prefix: string; db: Kysely<DB>; log: Logger },
@@ -167,10 +186,16 @@ export class TaskFeed {
       return;
     }
     if (this.#all.size === 0 && !this.#byTask.has(message.id)) return;
+    // Changes of one task that arrive together become one: the newest row
+    // (or a re-read when the newest came without one), flagged created if
+    // any of them was.
     const earlier = this.#pending.get(message.id);
+    const newer = earlier === undefined || message.seq >= earlier.seq;
     this.#pending.set(message.id, {
       change: earlier?.change === "created" || message.c === "c" ? "created" : "updated",
       publishedAt: Math.max(earlier?.publishedAt ?? 0, message.at),
+      seq: newer ? message.seq : (earlier?.seq ?? message.seq),
+      row: newer ? message.r : earlier?.row,
     });
     if (!this.#flushing) {
       this.#flushing = true;
@@ -183,7 +208,13 @@ export class TaskFeed {
       while (this.#pending.size > 0) {
         const batch = this.#pending;
         this.#pending = new Map();
-        const rows = await findTasksById(this.deps.db, [...batch.keys()]).catch((err: unknown) => {
+        const unread: string[] = [];
+        for (const [id, info] of batch) {
+          if (info.row === undefined) unread.push(id);
+          else this.#send(info.row, info);
+        }
+        if (unread.length === 0) continue;
+        const rows = await findTasksById(this.deps.db, unread).catch((err: unknown) => {
           this.deps.log.warn(
             { err },
             "could not read changed tasks; watchers catch up on the next change",
@@ -192,19 +223,30 @@ export class TaskFeed {
         });
         for (const row of rows) {
           const info = batch.get(row.id);
-          if (info === undefined) continue;
-          const event: FeedEvent = {
-            kind: "task",
-            row,
-            change: info.change,
-            publishedAt: info.publishedAt,
-          };
-          for (const queue of this.#byTask.get(row.id) ?? []) queue.push(event);
-          for (const queue of this.#all) queue.push(event);
+          if (info !== undefined) this.#send(row, info);
         }
       }
     } finally {
       this.#flushing = false;
     }
+  }
+
+  #send(row: TaskRow, info: PendingChange): void {
+    const sent = this.#sentSeq.get(row.id);
+    if (sent !== undefined && row.seq < sent) return;
+    this.#sentSeq.delete(row.id);
+    this.#sentSeq.set(row.id, row.seq);
+    if (this.#sentSeq.size > REMEMBERED_TASKS) {
+      const oldest = this.#sentSeq.keys().next().value;
+      if (oldest !== undefined) this.#sentSeq.delete(oldest);
+    }
+    const event: FeedEvent = {
+      kind: "task",
+      row,
+      change: info.change,
+      publishedAt: info.publishedAt,
+    };
+    for (const queue of this.#byTask.get(row.id) ?? []) queue.push(event);
+    for (const queue of this.#all) queue.push(event);
   }
 }

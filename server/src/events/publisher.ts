@@ -1,12 +1,7 @@
 import type { ChainableCommander, Redis } from "ioredis";
 import type { Logger } from "pino";
-import { encodeMessage, eventsChannel, outputKey } from "./messages.js";
-
-/** A task as a status notification needs it. */
-export interface ChangedTask {
-  id: string;
-  seq: number;
-}
+import type { TaskRow } from "../db/schema.js";
+import { encodeMessage, encodeStatus, eventsChannel, outputKey } from "./messages.js";
 
 /**
  * Tells every process that tasks changed, after the change committed.
@@ -14,8 +9,9 @@ export interface ChangedTask {
  * on, because PostgreSQL stays the truth.
  */
 export interface TaskNotifier {
-  created(tasks: readonly ChangedTask[]): void;
-  changed(tasks: readonly (ChangedTask | undefined)[]): void;
+  /** Each task as its statement committed it: watchers are sent this row. */
+  created(tasks: readonly TaskRow[]): void;
+  changed(tasks: readonly (TaskRow | undefined)[]): void;
   /** With each task's owner, so a member's list stream hears of their own deletions only. */
   deleted(tasks: readonly { id: string; ownerId: string }[]): void;
   /** A writer for the output of one attempt, batching deltas. */
@@ -67,11 +63,11 @@ export class RedisTaskNotifier implements TaskNotifier {
     this.#channel = eventsChannel(prefix);
   }
 
-  created(tasks: readonly ChangedTask[]): void {
+  created(tasks: readonly TaskRow[]): void {
     this.#publishStatus(tasks, "c");
   }
 
-  changed(tasks: readonly (ChangedTask | undefined)[]): void {
+  changed(tasks: readonly (TaskRow | undefined)[]): void {
     this.#publishStatus(tasks, "u");
   }
 
@@ -86,12 +82,10 @@ export class RedisTaskNotifier implements TaskNotifier {
     }, true);
   }
 
-  #publishStatus(tasks: readonly (ChangedTask | undefined)[], change: "c" | "u" | "d"): void {
+  #publishStatus(tasks: readonly (TaskRow | undefined)[], change: "c" | "u"): void {
     const at = Date.now();
     const messages = tasks.flatMap((task) =>
-      task === undefined
-        ? []
-        : [encodeMessage({ k: "s", id: task.id, seq: task.seq, c: change, at })],
+      task === undefined ? [] : [encodeStatus(task, change, at)],
     );
     if (messages.length === 0) return;
     void this.#send((pipeline) => {
