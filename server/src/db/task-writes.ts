@@ -114,6 +114,44 @@ export async function markManyQueued(db: Kysely<DB>, ids: readonly string[]): Pr
     .execute();
 }
 
+const markQueuedOrReadStatement = precompiled(
+  ["ids"],
+  (db: Kysely<DB>, p: { ids: readonly string[] }) => {
+    const columns = sql.join(TASK_COLUMNS.map((column) => sql.ref(column)));
+    const query = sql<TaskRow & { moved: boolean }>`
+      with moved as (
+        update tasks set status = 'queued', queued_at = now()
+        where id = any(${p.ids}::uuid[]) and status = 'pending'
+        returning ${columns}
+      )
+      select true as moved, ${columns} from moved
+      union all
+      select false as moved, ${columns} from tasks
+      where id = any(${p.ids}::uuid[]) and id not in (select id from moved)`;
+    return { compile: () => query.compile(db) };
+  },
+);
+
+/**
+ * pending → queued for each of `ids` still pending, and in the same round
+ * trip the others as they are: what a creator needs when a worker's claim may
+ * already have moved its task on. A task the update had to leave because a
+ * claim held it at that moment shows here as it was before that claim
+ * (`pending`); only such a task needs reading again.
+ */
+export async function markQueuedOrRead(
+  db: Kysely<DB>,
+  ids: readonly string[],
+): Promise<{ queued: TaskRow[]; others: TaskRow[] }> {
+  const queued: TaskRow[] = [];
+  const others: TaskRow[] = [];
+  if (ids.length === 0) return { queued, others };
+  for (const { moved, ...row } of await markQueuedOrReadStatement(db, { ids })) {
+    (moved ? queued : others).push(row);
+  }
+  return { queued, others };
+}
+
 /**
  * RetryTask's step: a task in one of `from` goes back to `queued` with a new
  * series of `max_attempts` attempts. Attempt numbers keep counting (the next

@@ -44,21 +44,6 @@ export async function taskExists(db: Kysely<DB>, id: string): Promise<boolean> {
   return row !== undefined;
 }
 
-const markQueuedStatement = precompiled(["id"], (db: Kysely<DB>, p: { id: string }) =>
-  db
-    .updateTable("tasks")
-    .set({ status: "queued", queued_at: sql<Date>`now()` })
-    .where("id", "=", p.id)
-    .where("status", "=", "pending")
-    .returning(TASK_COLUMNS),
-);
-
-/** pending → queued, only if still pending (a dispatcher may have been first). */
-export async function markQueued(db: Kysely<DB>, id: string): Promise<TaskRow | undefined> {
-  const [row] = await markQueuedStatement(db, { id });
-  return row;
-}
-
 /**
  * A running task whose worker is gone (its job was re-delivered as stalled,
  * or it has no live job at all): the open attempt ends failed with

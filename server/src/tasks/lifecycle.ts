@@ -13,7 +13,7 @@ import {
   findTasksById,
   findTasksByIdempotencyKey,
   insertTasks,
-  markManyQueued,
+  markQueuedOrRead,
   type NewTaskRecord,
   requeueForRetry,
 } from "../db/task-writes.js";
@@ -22,7 +22,6 @@ import {
   cursorAfter,
   findTask,
   listTasks,
-  markQueued,
   type TaskListCursor,
   type TaskListFilter,
   type TaskParamsJson,
@@ -484,17 +483,16 @@ export class TaskLifecycle {
     }
     // A delayed task stays pending until its job reaches a worker.
     const due = jobs.filter((j) => !((j.delayMs ?? 0) > 0)).map((j) => j.taskId);
-    const queued =
-      due.length === 1 && due[0] !== undefined
-        ? [await markQueued(this.#db, due[0])].flatMap((row) => row ?? [])
-        : await markManyQueued(this.#db, due);
-    // Not moved: a worker already took it further, so read what is stored.
-    const queuedIds = new Set(queued.map((row) => row.id));
-    const movedOn = await findTasksById(
-      this.#db,
-      due.filter((id) => !queuedIds.has(id)),
+    const { queued, others } = await markQueuedOrRead(this.#db, due);
+    // Not moved: a worker already took it further. Still pending means its
+    // claim held the row as it was marked; read it again as committed.
+    const racing = others.filter((row) => row.status === "pending").map((row) => row.id);
+    const current = new Map(
+      [...queued, ...others, ...(await findTasksById(this.#db, racing))].map((row) => [
+        row.id,
+        row,
+      ]),
     );
-    const current = new Map([...queued, ...movedOn].map((row) => [row.id, row]));
     this.#notifier.changed(queued);
     if (waiting.length > 0) {
       await this.#graph.cancelBlocked(waiting);
