@@ -51,9 +51,8 @@ export class WatchHandlers {
     const stop = () => subscription.close();
     ctx.signal.addEventListener("abort", stop, { once: true });
     try {
-      const row = await this.deps.tasks.get(id);
       // A task's dependencies are fixed when it is created: read once, sent with every row.
-      const dependencies = (await this.deps.tasks.dependencies([id])).get(id) ?? [];
+      const { task: row, dependencies } = await this.deps.tasks.getWithDependencies(id);
       let seq = row.seq;
       let attempt = row.attempts;
       const output = await this.outputSoFar(row);

@@ -59,6 +59,34 @@ export async function dependenciesOf(
     .execute();
 }
 
+const taskWithDependenciesStatement = precompiled(["id"], (db: Kysely<DB>, p: { id: string }) => {
+  const columns = sql.join(TASK_COLUMNS.map((column) => sql.ref(`t.${column}`)));
+  const query = sql<TaskRow & { dependencies: DependencyRow[] }>`
+    select ${columns}, coalesce((
+      select json_agg(json_build_object(
+        'child_id', e.child_id, 'parent_id', e.parent_id, 'name', e.name
+      ) order by e.name, e.parent_id)
+      from task_chain_edges e
+      where e.child_id = t.id and (e.kind = 'depends_on' or e.name is not null)
+    ), '[]') as dependencies
+    from tasks t where t.id = ${p.id}`;
+  return { compile: () => query.compile(db) };
+});
+
+/**
+ * A task and its dependencies ({@link dependenciesOf}'s order) in one round
+ * trip: what a watch needs before its first message.
+ */
+export async function findTaskWithDependencies(
+  db: Kysely<DB>,
+  id: string,
+): Promise<{ task: TaskRow; dependencies: DependencyRow[] } | undefined> {
+  const [row] = await taskWithDependenciesStatement(db, { id });
+  if (row === undefined) return undefined;
+  const { dependencies, ...task } = row;
+  return { task, dependencies };
+}
+
 /**
  * Of `ids`, the pending tasks every upstream of which has completed, and
  * whose run_at is due: ready to be enqueued.

@@ -3,7 +3,12 @@ import type { Logger } from "pino";
 import { v7 as uuidv7 } from "uuid";
 import { hiddenTasks } from "../auth/access.js";
 import { isForeignKeyViolation } from "../db/errors.js";
-import { type DependencyRow, dependenciesOf, insertDependencies } from "../db/graph.js";
+import {
+  type DependencyRow,
+  dependenciesOf,
+  findTaskWithDependencies,
+  insertDependencies,
+} from "../db/graph.js";
 import type { DB, TaskAttemptRow, TaskEventRow } from "../db/schema.js";
 import {
   deleteTaskIn,
@@ -192,6 +197,13 @@ export class TaskLifecycle {
     const task = await findTask(this.#db, id);
     if (task === undefined) throw new TaskNotFoundError(id);
     return task;
+  }
+
+  /** The task and its dependencies, in one read. */
+  async getWithDependencies(id: string): Promise<{ task: TaskRow; dependencies: DependencyRow[] }> {
+    const found = await findTaskWithDependencies(this.#db, id);
+    if (found === undefined) throw new TaskNotFoundError(id);
+    return found;
   }
 
   /** The task with its attempts and events, read from one snapshot so they agree. */
