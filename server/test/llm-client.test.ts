@@ -362,6 +362,137 @@ describe("cancellation and timeouts", () => {
   });
 });
 
+describe("connections", () => {
+  /**
+   * A provider whose answer the prompt picks, counting the connections it
+   * accepts and the responses whose connection the client closed before
+   * their end.
+   */
+  async function provider() {
+    const counts = { connections: 0, open: 0, cut: 0 };
+    const sse = (value: unknown) => `data: ${JSON.stringify(value)}\n\n`;
+    const answer = sse({
+      choices: [{ index: 0, delta: { content: "hi" }, finish_reason: "stop" }],
+    });
+    const server = createServer(async (req, res) => {
+      let body = "";
+      for await (const chunk of req) body += chunk;
+      const prompt: string = JSON.parse(body).messages[0].content;
+      res.on("close", () => {
+        if (!res.writableFinished) counts.cut++;
+      });
+      if (prompt === "error") {
+        res.writeHead(429, { "content-type": "application/json" });
+        res.end(JSON.stringify({ error: { message: "slow down" } }));
+      } else if (prompt === "html") {
+        res.writeHead(500, { "content-type": "text/html" });
+        res.end("<html>oops</html>");
+      } else if (prompt === "huge") {
+        res.writeHead(500, { "content-type": "text/html" });
+        res.end("x".repeat(1024 * 1024));
+      } else if (prompt === "redirect") {
+        res.writeHead(307, {
+          location: "https://elsewhere.example/v1",
+          "content-type": "text/plain",
+        });
+        res.end("moved");
+      } else if (prompt === "endless") {
+        res.writeHead(200, { "content-type": "text/event-stream" });
+        const timer = setInterval(
+          () => res.write(sse({ choices: [{ index: 0, delta: { content: "x" } }] })),
+          10,
+        );
+        res.on("close", () => clearInterval(timer));
+      } else {
+        res.writeHead(200, { "content-type": "text/event-stream" });
+        // "late": the end of the body comes after [DONE], as from servers that write them separately; "open": never.
+        if (prompt === "late" || prompt === "open") res.write(`${answer}data: [DONE]\n\n`);
+        else res.end(`${answer}data: [DONE]\n\n`);
+        if (prompt === "late") setTimeout(() => res.end(), 50);
+      }
+    });
+    server.on("connection", (socket) => {
+      counts.connections++;
+      counts.open++;
+      socket.on("close", () => counts.open--);
+    });
+    const url = await listen(server);
+    return {
+      counts,
+      client: createOpenAiClient({ name: "p", baseUrl: url }),
+      close: () => {
+        server.closeAllConnections();
+        return new Promise((resolve) => server.close(resolve));
+      },
+    };
+  }
+
+  // Kept means: no response cut, every connection still open, at most the two a
+  // pool opens for back-to-back calls (the second call can come before the
+  // pool has marked the first connection free).
+  it("keeps its connections after answers, error answers and a redirect", async () => {
+    const p = await provider();
+    try {
+      for (const prompt of ["ok", "error", "ok", "html", "redirect", "ok"]) {
+        const result = await p.client.chat(ask(prompt), { stream: true }).catch((e) => e);
+        if (prompt === "ok") expect(result).toMatchObject({ content: "hi", finishReason: "stop" });
+        else expect(result).toBeInstanceOf(ProviderError);
+      }
+      expect(p.counts.cut).toBe(0);
+      expect(p.counts.open).toBe(p.counts.connections);
+      expect(p.counts.connections).toBeLessThanOrEqual(2);
+    } finally {
+      await p.close();
+    }
+  });
+
+  it("keeps a stream's connection when its body ends after [DONE]", async () => {
+    const p = await provider();
+    try {
+      expect((await p.client.chat(ask("late"), { stream: true })).content).toBe("hi");
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      expect((await p.client.chat(ask("ok"), { stream: true })).content).toBe("hi");
+      expect(p.counts).toMatchObject({ connections: 1, cut: 0 });
+    } finally {
+      await p.close();
+    }
+  });
+
+  it("closes the connection of a body that does not end soon after [DONE]", async () => {
+    const p = await provider();
+    try {
+      expect((await p.client.chat(ask("open"), { stream: true })).content).toBe("hi");
+      await vi.waitFor(() => expect(p.counts).toMatchObject({ open: 0, cut: 1 }), {
+        timeout: 3000,
+      });
+    } finally {
+      await p.close();
+    }
+  });
+
+  it("closes the connection of a cancelled stream or a capped error body, then opens a new one", async () => {
+    const p = await provider();
+    try {
+      const controller = new AbortController();
+      const cancelled = await failure(
+        p.client.chat(ask("endless"), {
+          stream: true,
+          signal: controller.signal,
+          onDelta: () => controller.abort(),
+        }),
+      );
+      expect(cancelled.code).toBe("CANCELLED");
+      const huge = await failure(p.client.chat(ask("huge"), { stream: false }));
+      expect(huge).toMatchObject({ code: "PROVIDER_SERVER_ERROR", httpStatus: 500 });
+      expect((await p.client.chat(ask("ok"), { stream: true })).content).toBe("hi");
+      await vi.waitFor(() => expect(p.counts).toMatchObject({ connections: 3, open: 1 }));
+      expect(p.counts.cut).toBeGreaterThanOrEqual(1);
+    } finally {
+      await p.close();
+    }
+  });
+});
+
 describe("models", () => {
   it("lists models with their context length", async () => {
     expect(await client.listModels()).toEqual([

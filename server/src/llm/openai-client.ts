@@ -1,3 +1,5 @@
+import type { Readable } from "node:stream";
+import { type Dispatcher, Pool } from "undici";
 import {
   cap,
   errorFromPayload,
@@ -153,11 +155,23 @@ export function createOpenAiClient(options: OpenAiClientOptions): OpenAiClient {
 
 const MAX_ERROR_BODY_BYTES = 64 * 1024;
 
+type HttpResponse = Dispatcher.ResponseData;
+
 class HttpOpenAiClient implements OpenAiClient {
   readonly name: string;
   readonly baseUrl: string;
   readonly #timeouts: ClientTimeouts;
   readonly #headers: Record<string, string>;
+  /**
+   * Keep-alive connections to the provider, shared by every call of this
+   * client. undici's own API rather than global fetch: fetch builds WHATWG
+   * Request/Response/Headers and web streams around the same core, about
+   * 15 % of a busy worker's CPU. Undici's header and body timeouts are off:
+   * the phase timers of {@link Call} bound every phase with our own errors.
+   */
+  readonly #pool: Pool;
+  readonly #chatPath: string;
+  readonly #modelsPath: string;
 
   constructor(options: OpenAiClientOptions) {
     this.name = options.name;
@@ -167,6 +181,11 @@ class HttpOpenAiClient implements OpenAiClient {
     if (options.apiKey !== undefined && options.apiKey !== "") {
       this.#headers.authorization = `Bearer ${options.apiKey}`;
     }
+    const chat = new URL(`${this.baseUrl}/chat/completions`);
+    const models = new URL(`${this.baseUrl}/models`);
+    this.#chatPath = chat.pathname + chat.search;
+    this.#modelsPath = models.pathname + models.search;
+    this.#pool = new Pool(chat.origin, { headersTimeout: 0, bodyTimeout: 0 });
   }
 
   async listModels(options: ListModelsOptions = {}): Promise<ProviderModel[]> {
@@ -174,11 +193,12 @@ class HttpOpenAiClient implements OpenAiClient {
     try {
       const ms = options.timeoutMs ?? this.#timeouts.responseMs;
       call.arm("response", ms, `no model list within ${ms} ms (response timeout)`);
-      const response = await call.fetch(`${this.baseUrl}/models`, {
+      const response = await call.request(this.#pool, {
         method: "GET",
+        path: this.#modelsPath,
         headers: { ...this.#headers, accept: "application/json" },
       });
-      if (!response.ok) throw await this.#failure(response, call);
+      if (!isOk(response)) throw await this.#failure(response, call);
       const json = parseJson(await call.text(response), this.name);
       const data = isRecord(json) ? json.data : undefined;
       if (!Array.isArray(data)) throw badResponse(this.name, "the model list has no data array");
@@ -227,14 +247,15 @@ class HttpOpenAiClient implements OpenAiClient {
       };
       if (options.requestId !== undefined) headers["x-request-id"] = options.requestId;
       if (options.traceparent !== undefined) headers.traceparent = options.traceparent;
-      const response = await call.fetch(`${this.baseUrl}/chat/completions`, {
+      const response = await call.request(this.#pool, {
         method: "POST",
+        path: this.#chatPath,
         headers,
         body: JSON.stringify(chatBody(request, options.stream)),
       });
       call.disarm("headers");
-      if (!response.ok) throw await this.#failure(response, call);
-      const type = response.headers.get("content-type") ?? "";
+      if (!isOk(response)) throw await this.#failure(response, call);
+      const type = headerOf(response, "content-type") ?? "";
       return options.stream && !type.includes("json")
         ? await this.#readStream(response, call, request, options)
         : await this.#readJson(response, call, request, options);
@@ -244,7 +265,7 @@ class HttpOpenAiClient implements OpenAiClient {
   }
 
   async #readJson(
-    response: Response,
+    response: HttpResponse,
     call: Call,
     request: ChatRequest,
     options: ChatOptions,
@@ -270,15 +291,11 @@ class HttpOpenAiClient implements OpenAiClient {
   }
 
   async #readStream(
-    response: Response,
+    response: HttpResponse,
     call: Call,
     request: ChatRequest,
     options: ChatOptions,
   ): Promise<ChatResult> {
-    const body = response.body;
-    if (body === null) throw badResponse(this.name, "the stream has no body");
-    const reader = body.getReader();
-    const decoder = new TextDecoder();
     const parser = new SseParser();
     const state = new StreamState(request.model);
     const onEvent = (data: string): boolean => {
@@ -294,39 +311,59 @@ class HttpOpenAiClient implements OpenAiClient {
       }
       return false;
     };
-    let done = false;
-    let chunks = 0;
-    while (!done) {
-      const read = await reader.read().catch((error: unknown) => {
-        throw call.fail(
-          error,
-          "body",
-          `the stream was cut after ${chunks} ${chunks === 1 ? "chunk" : "chunks"}`,
+    // Events rather than an async iterator: one promise per call, not one
+    // per chunk. The stream decodes UTF-8 itself, keeping characters split
+    // across chunks whole. The answer is complete at [DONE]; what follows
+    // (normally just the end of the chunked body) flows on unread.
+    const body = response.body.setEncoding("utf8");
+    await new Promise<void>((resolve, reject) => {
+      let settled = false;
+      let chunks = 0;
+      const settle = (error?: unknown): void => {
+        if (settled) return;
+        settled = true;
+        if (error === undefined) resolve();
+        else reject(error);
+      };
+      body.on("data", (text: string) => {
+        if (settled) return;
+        chunks++;
+        call.refresh("idle");
+        try {
+          for (const event of parser.push(text)) if (onEvent(event.data)) return settle();
+        } catch (error) {
+          settle(error);
+        }
+      });
+      body.on("end", () => {
+        if (settled) return;
+        try {
+          let done = false;
+          for (const event of parser.end()) done ||= onEvent(event.data);
+          if (!done && state.finishReason === undefined) {
+            throw new ProviderError({
+              code: "PROVIDER_STREAM_INTERRUPTED",
+              message: "the stream ended without a finish reason or [DONE]",
+              provider: this.name,
+            });
+          }
+          settle();
+        } catch (error) {
+          settle(error);
+        }
+      });
+      body.on("error", (error) => {
+        if (settled) return;
+        settle(
+          call.fail(
+            error,
+            "body",
+            `the stream was cut after ${chunks} ${chunks === 1 ? "chunk" : "chunks"}`,
+          ),
         );
       });
-      if (read.done) break;
-      chunks++;
-      call.refresh("idle");
-      for (const event of parser.push(decoder.decode(read.value, { stream: true }))) {
-        if (onEvent(event.data)) {
-          done = true;
-          break;
-        }
-      }
-    }
-    if (done) {
-      await reader.cancel(CALL_CLOSED).catch(() => {});
-    } else {
-      for (const event of parser.push(decoder.decode())) done ||= onEvent(event.data);
-      for (const event of parser.end()) done ||= onEvent(event.data);
-      if (!done && state.finishReason === undefined) {
-        throw new ProviderError({
-          code: "PROVIDER_STREAM_INTERRUPTED",
-          message: "the stream ended without a finish reason or [DONE]",
-          provider: this.name,
-        });
-      }
-    }
+    });
+    call.drain(body);
     return {
       content: state.content,
       responseModel: state.responseModel,
@@ -337,22 +374,23 @@ class HttpOpenAiClient implements OpenAiClient {
     };
   }
 
-  async #failure(response: Response, call: Call): Promise<ProviderError> {
-    if (response.status >= 300 && response.status < 400) {
-      const location = response.headers.get("location") ?? "another URL";
+  /** The error for a non-2xx answer. undici never follows redirects, so a 3xx ends up here too. */
+  async #failure(response: HttpResponse, call: Call): Promise<ProviderError> {
+    if (response.statusCode >= 300 && response.statusCode < 400) {
+      const location = headerOf(response, "location") ?? "another URL";
       return new ProviderError({
         code: "PROVIDER_REDIRECTED",
         message: `the provider redirected to ${cap(location, 200)}; configure that base URL instead`,
         provider: this.name,
-        httpStatus: response.status,
+        httpStatus: response.statusCode,
       });
     }
     const body = await call.textCapped(response, MAX_ERROR_BODY_BYTES);
     return errorFromResponse({
       provider: this.name,
-      status: response.status,
+      status: response.statusCode,
       statusText: response.statusText,
-      headers: response.headers,
+      headers: { get: (name) => headerOf(response, name) },
       body,
     });
   }
@@ -397,11 +435,14 @@ class StreamState {
 }
 
 /**
- * The reason a finished call's controller is aborted and its body cancelled
- * with. Made once: with no reason, abort() and undici each build a
- * DOMException (stack trace and all) for every call, 2 % of a busy worker's CPU.
+ * The reason a finished call's controller is aborted (and an unfinished body
+ * destroyed) with. Made once: with no reason, abort() and undici each build
+ * an error (stack trace and all) for every call, 2 % of a busy worker's CPU.
  */
 const CALL_CLOSED = new Error("the call is over");
+
+/** How long a finished stream's body may take to end before its connection is given up. */
+const DRAIN_MS = 1_000;
 
 /**
  * One HTTP exchange: its abort controller, its phase timers, and the link to
@@ -415,6 +456,7 @@ class Call {
   readonly #timers = new Map<string, NodeJS.Timeout>();
   readonly #caller: AbortSignal | undefined;
   readonly #onCallerAbort: () => void;
+  #draining: Readable | undefined;
 
   constructor(
     readonly provider: string,
@@ -452,38 +494,41 @@ class Call {
     this.#timers.get(name)?.refresh();
   }
 
-  async fetch(url: string, init: RequestInit): Promise<Response> {
+  /**
+   * Sends the request; resolves at the response headers. The body must then
+   * be read to its end or left to close(), which destroys it: an unread body
+   * holds its connection.
+   */
+  async request(dispatcher: Dispatcher, options: Dispatcher.RequestOptions): Promise<HttpResponse> {
     this.#throwIfAborted();
     try {
-      return await fetch(url, { ...init, redirect: "manual", signal: this.#controller.signal });
+      return await dispatcher.request({ ...options, signal: this.#controller.signal });
     } catch (error) {
       throw this.fail(error, "connect", `the request to ${this.baseUrl} failed`);
     }
   }
 
-  async text(response: Response): Promise<string> {
+  async text(response: HttpResponse): Promise<string> {
     try {
-      return await response.text();
+      return await response.body.text();
     } catch (error) {
       throw this.fail(error, "body", "the response was cut");
     }
   }
 
   /** Reads at most `limit` bytes (error bodies can be whole HTML pages); a failed read keeps what arrived. */
-  async textCapped(response: Response, limit: number): Promise<string> {
-    const reader = response.body?.getReader();
-    if (reader === undefined) return "";
+  async textCapped(response: HttpResponse, limit: number): Promise<string> {
     const decoder = new TextDecoder();
     let text = "";
     let bytes = 0;
     try {
-      while (bytes < limit) {
-        const read = await reader.read();
-        if (read.done) return text + decoder.decode();
-        bytes += read.value.byteLength;
-        text += decoder.decode(read.value, { stream: true });
+      // Leaving the loop early destroys the body (and its connection); its end returns the connection to the pool.
+      for await (const chunk of response.body as AsyncIterable<Buffer>) {
+        bytes += chunk.byteLength;
+        text += decoder.decode(chunk, { stream: true });
+        if (bytes >= limit) return text;
       }
-      await reader.cancel();
+      return text + decoder.decode();
     } catch {
       this.#throwIfAborted();
     }
@@ -507,15 +552,35 @@ class Call {
     });
   }
 
-  /** Stops the timers, unhooks the caller's signal and releases the connection if still open. */
+  /**
+   * Lets a complete answer's body run to its end after the call, so its
+   * connection goes back to the pool: servers often send [DONE] and the end
+   * of the body in separate writes, and destroying the body in between
+   * would cost a new connection (and TLS handshake) per call.
+   */
+  drain(body: Readable): void {
+    this.#draining = body;
+  }
+
+  /**
+   * Stops the timers and unhooks the caller's signal. A body not read to its
+   * end is destroyed (an unfinished one would hold its connection), a
+   * draining one only if it has not ended within {@link DRAIN_MS}.
+   */
   close(): void {
     for (const timer of this.#timers.values()) clearTimeout(timer);
     this.#timers.clear();
     this.#caller?.removeEventListener("abort", this.#onCallerAbort);
-    if (!this.#controller.signal.aborted) this.#controller.abort(CALL_CLOSED);
+    const body = this.#draining;
+    if (body !== undefined && !body.destroyed) {
+      const timer = setTimeout(() => this.#abort(CALL_CLOSED), DRAIN_MS).unref();
+      body.once("close", () => clearTimeout(timer));
+      return;
+    }
+    this.#abort(CALL_CLOSED);
   }
 
-  #abort(error: ProviderError): void {
+  #abort(error: Error): void {
     if (!this.#controller.signal.aborted) this.#controller.abort(error);
   }
 
@@ -601,7 +666,18 @@ function hasText(value: unknown): boolean {
   return typeof value === "string" && value !== "";
 }
 
-/** The most specific message and code in an error's cause chain (fetch wraps the socket error). */
+function isOk(response: HttpResponse): boolean {
+  return response.statusCode >= 200 && response.statusCode < 300;
+}
+
+/** A response header as one string (a repeated header's values joined), or null. */
+function headerOf(response: HttpResponse, name: string): string | null {
+  const value = response.headers[name.toLowerCase()];
+  if (value === undefined) return null;
+  return typeof value === "string" ? value : value.join(", ");
+}
+
+/** The most specific message and code in an error's cause chain (undici's errors may wrap the socket error). */
 function describe(error: unknown): { message: string; code: string | undefined } {
   let message = "unknown error";
   let code: string | undefined;
