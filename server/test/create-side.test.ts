@@ -402,7 +402,6 @@ describe("RetryTask", () => {
     expect(attempts.every((a) => a.error?.httpStatus === 400)).toBe(true);
     expect(events.map((e) => e.seq)).toEqual(events.map((_, i) => i + 1));
     expect(events.map((e) => e.toStatus)).toEqual([
-      TaskStatus.PENDING,
       TaskStatus.QUEUED,
       TaskStatus.RUNNING,
       TaskStatus.FAILED,
@@ -553,13 +552,13 @@ describe("GetTask history", () => {
     expect(attempts[0]?.workerId).not.toBe("");
     expect(attempts[0]?.finishedAt).toBeDefined();
     expect(attempts[0]?.usage?.completionTokens).toBeGreaterThan(0);
+    // Nothing to wait for: stored queued, its job added right after.
     expect(events.map((e) => [e.seq, e.type, e.fromStatus, e.toStatus])).toEqual([
-      [1, "created", TaskStatus.UNSPECIFIED, TaskStatus.PENDING],
-      [2, "status", TaskStatus.PENDING, TaskStatus.QUEUED],
-      [3, "status", TaskStatus.QUEUED, TaskStatus.RUNNING],
-      [4, "status", TaskStatus.RUNNING, TaskStatus.COMPLETED],
+      [1, "created", TaskStatus.UNSPECIFIED, TaskStatus.QUEUED],
+      [2, "status", TaskStatus.QUEUED, TaskStatus.RUNNING],
+      [3, "status", TaskStatus.RUNNING, TaskStatus.COMPLETED],
     ]);
-    expect(events[2]?.attempt).toBe(1);
+    expect(events[1]?.attempt).toBe(1);
     expect(events.every((e) => e.at !== undefined)).toBe(true);
   });
 

@@ -218,11 +218,11 @@ describe("recovery from crashes", () => {
   });
   afterAll(async () => simulator?.close());
 
-  it("enqueues a task whose creator died between commit and enqueue", async () => {
+  it("enqueues a due pending task left without a job (its dispatch was lost)", async () => {
     const app = await startTestApp({ RECOVERY_INTERVAL_MS: "100" });
     try {
       const client = connectClient(app.url);
-      // The state a crash right after the insert leaves: a pending row and no job.
+      // A pending row and no job: a delayed or downstream task whose dispatch a crash lost.
       const id = "01a20000-0000-7000-8000-00000000a001";
       await app.db
         .insertInto("tasks")
@@ -236,7 +236,7 @@ describe("recovery from crashes", () => {
     }
   });
 
-  it("re-enqueues a queued task whose job vanished with the model in the job name", async () => {
+  it("re-enqueues a queued task without a job (creator died before adding it, or Redis lost it), with the model in the job name", async () => {
     // API only, so no worker takes the job before it is looked at.
     const app = await startTestApp({ PROMPTLINE_ROLE: "api", RECOVERY_INTERVAL_MS: "100" });
     const queue = new Queue(TASK_QUEUE_NAME, {
@@ -244,7 +244,7 @@ describe("recovery from crashes", () => {
       prefix: app.queuePrefix,
     });
     try {
-      // The state Redis losing a queued task's job leaves.
+      // The state a crash between a create's commit and its job, or Redis losing the job, leaves.
       const id = "01a20000-0000-7000-8000-00000000a003";
       await app.db
         .insertInto("tasks")

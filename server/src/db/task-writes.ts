@@ -23,11 +23,16 @@ export interface NewTaskRecord extends NewTask {
   vars: Record<string, string>;
   /** Upstream tasks to wait for, besides the parent. */
   dependsOn: Array<{ taskId: string; name: string | undefined }>;
+  /**
+   * Stored as `queued`, its job added right after the commit: a task with
+   * nothing to wait for. Otherwise `pending`.
+   */
+  queued: boolean;
 }
 
 /**
- * Stores tasks as `pending` in one statement (the trigger writes each one's
- * `created` event). A row whose idempotency key is taken is skipped, not an
+ * Stores tasks, `queued` or `pending` as each record says, in one statement
+ * (the trigger writes each one's `created` event). A row whose idempotency key is taken is skipped, not an
  * error: a concurrent insert with the same key waits for the other
  * transaction and then does nothing, so the caller reads the winner instead.
  * Returns only the rows stored, in no promised order.
@@ -59,6 +64,8 @@ export async function insertTasks(
         request_hash: task.requestHash ?? null,
         vars: JSON.stringify(task.vars),
         owner_id: task.ownerId,
+        status: task.queued ? ("queued" as const) : ("pending" as const),
+        queued_at: task.queued ? sql<Date>`now()` : null,
       })),
     )
     .onConflict((oc) => oc.constraint("tasks_idempotency_key_key").doNothing())
@@ -112,44 +119,6 @@ export async function markManyQueued(db: Kysely<DB>, ids: readonly string[]): Pr
     .where("status", "=", "pending")
     .returning(TASK_COLUMNS)
     .execute();
-}
-
-const markQueuedOrReadStatement = precompiled(
-  ["ids"],
-  (db: Kysely<DB>, p: { ids: readonly string[] }) => {
-    const columns = sql.join(TASK_COLUMNS.map((column) => sql.ref(column)));
-    const query = sql<TaskRow & { moved: boolean }>`
-      with moved as (
-        update tasks set status = 'queued', queued_at = now()
-        where id = any(${p.ids}::uuid[]) and status = 'pending'
-        returning ${columns}
-      )
-      select true as moved, ${columns} from moved
-      union all
-      select false as moved, ${columns} from tasks
-      where id = any(${p.ids}::uuid[]) and id not in (select id from moved)`;
-    return { compile: () => query.compile(db) };
-  },
-);
-
-/**
- * pending → queued for each of `ids` still pending, and in the same round
- * trip the others as they are: what a creator needs when a worker's claim may
- * already have moved its task on. A task the update had to leave because a
- * claim held it at that moment shows here as it was before that claim
- * (`pending`); only such a task needs reading again.
- */
-export async function markQueuedOrRead(
-  db: Kysely<DB>,
-  ids: readonly string[],
-): Promise<{ queued: TaskRow[]; others: TaskRow[] }> {
-  const queued: TaskRow[] = [];
-  const others: TaskRow[] = [];
-  if (ids.length === 0) return { queued, others };
-  for (const { moved, ...row } of await markQueuedOrReadStatement(db, { ids })) {
-    (moved ? queued : others).push(row);
-  }
-  return { queued, others };
 }
 
 /**

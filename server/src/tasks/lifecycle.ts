@@ -18,7 +18,6 @@ import {
   findTasksById,
   findTasksByIdempotencyKey,
   insertTasks,
-  markQueuedOrRead,
   type NewTaskRecord,
   requeueForRetry,
 } from "../db/task-writes.js";
@@ -131,7 +130,7 @@ interface PlannedTask {
 
 /**
  * The API side of a task's life: create (one or a batch), read, retry and
- * delete. Creation is an outbox: pending → job → queued. The worker's side
+ * delete. Creation stores the task, then adds its job (see {@link create}). The worker's side
  * is in runner.ts, cancellation in cancel.ts; SQL stays in db/, HTTP to
  * providers in llm/.
  */
@@ -153,10 +152,12 @@ export class TaskLifecycle {
   }
 
   /**
-   * Stores the task as `pending`, puts its id on the queue, then marks it
-   * `queued`; with a future `runAt` the job is delayed and the task stays
-   * `pending` until a worker receives it. A crash between the steps leaves a
-   * `pending` task that the recovery sweep enqueues later; nothing is lost.
+   * Stores the task as `queued`, then puts its id on the queue: one
+   * statement and one Redis call. A task that waits (for an upstream, or for
+   * a future `runAt`, whose job is delayed) is stored as `pending` instead,
+   * and moves on when the graph enqueues it or its job reaches a worker. A
+   * crash between the commit and the job leaves a task without a job, which
+   * the recovery sweep enqueues later; nothing is lost.
    * With an idempotency key, a repeat of the same request returns the task
    * stored the first time, and another request with that key is refused.
    */
@@ -169,8 +170,7 @@ export class TaskLifecycle {
   }
 
   /**
-   * Creates 1–100 tasks all or nothing: one transaction, one insert, then one
-   * bulk enqueue and one update to `queued`. A keyed batch stores each task
+   * Creates 1–100 tasks all or nothing: one insert, then one bulk enqueue. A keyed batch stores each task
    * under `<key>#<index>` with the whole batch's hash, so a replay returns the
    * same tasks in the same order.
    */
@@ -323,6 +323,13 @@ export class TaskLifecycle {
     if (fresh.length > 0) {
       this.#checkModels(fresh);
       await this.#checkParents(fresh);
+      const now = Date.now();
+      for (const { record } of fresh) {
+        record.queued =
+          record.parentTaskId === undefined &&
+          record.dependsOn.length === 0 &&
+          (record.runAt === undefined || record.runAt.getTime() <= now);
+      }
       const { inserted, won } = await this.#insert(fresh);
       // Committed: watchers learn of the tasks before any worker can move them on.
       this.#notifier.created(inserted);
@@ -464,8 +471,8 @@ export class TaskLifecycle {
   }
 
   /**
-   * Puts freshly stored tasks on the queue and marks the due ones queued.
-   * Returns the rows as they are now.
+   * Puts freshly stored tasks on the queue, and hands those with an upstream
+   * to the graph. Returns the rows as they are now.
    */
   async #enqueue(all: readonly TaskRow[], plans: readonly PlannedTask[]): Promise<TaskRow[]> {
     if (all.length === 0) return [];
@@ -483,7 +490,9 @@ export class TaskLifecycle {
       taskId: row.id,
       priority: row.priority,
       model: row.model,
-      delayMs: row.run_at === null ? undefined : row.run_at.getTime() - now,
+      // Only a pending task waits for its run_at; a queued one runs now.
+      delayMs:
+        row.status === "pending" && row.run_at !== null ? row.run_at.getTime() - now : undefined,
     }));
     const [only] = jobs;
     if (jobs.length === 0) {
@@ -493,24 +502,12 @@ export class TaskLifecycle {
     } else {
       await this.#queue.enqueueMany(jobs);
     }
-    // A delayed task stays pending until its job reaches a worker.
-    const due = jobs.filter((j) => !((j.delayMs ?? 0) > 0)).map((j) => j.taskId);
-    const { queued, others } = await markQueuedOrRead(this.#db, due);
-    // Not moved: a worker already took it further. Still pending means its
-    // claim held the row as it was marked; read it again as committed.
-    const racing = others.filter((row) => row.status === "pending").map((row) => row.id);
+    if (waiting.length === 0) return [...all];
+    await this.#graph.cancelBlocked(waiting);
+    await this.#graph.dispatch(waiting);
     const current = new Map(
-      [...queued, ...others, ...(await findTasksById(this.#db, racing))].map((row) => [
-        row.id,
-        row,
-      ]),
+      (await findTasksById(this.#db, waiting)).map((row) => [row.id, row] as const),
     );
-    this.#notifier.changed(queued);
-    if (waiting.length > 0) {
-      await this.#graph.cancelBlocked(waiting);
-      await this.#graph.dispatch(waiting);
-      for (const row of await findTasksById(this.#db, waiting)) current.set(row.id, row);
-    }
     return all.map((row) => current.get(row.id) ?? row);
   }
 }
@@ -551,6 +548,8 @@ function plan(
       vars: input.vars,
       dependsOn: [],
       ownerId: input.ownerId,
+      // Decided once the upstream refs are resolved (#createAll).
+      queued: false,
     },
     input,
     fieldPrefix,
