@@ -369,6 +369,18 @@ interface Exchange {
   cut: boolean;
 }
 
+/**
+ * A request as {@link SimulatorState.stats} reports it, its headers flattened
+ * only when asked for: doing it for every request cost more than the rest of
+ * the request's handling.
+ */
+interface Received {
+  method: string;
+  path: string;
+  req: IncomingMessage;
+  body: unknown;
+}
+
 interface Completion {
   id: string;
   model: string;
@@ -383,7 +395,7 @@ class SimulatorState {
   readonly #historySize: number;
   readonly #open = new Set<Exchange>();
   readonly #warmups = new Map<string, number>();
-  #recent: RecordedRequest[] = [];
+  #recent: Received[] = [];
   #requests = 0;
   #completed = 0;
   #clientAborts = 0;
@@ -402,7 +414,12 @@ class SimulatorState {
       completed: this.#completed,
       clientAborts: this.#clientAborts,
       timers: this.#timers,
-      recent: [...this.#recent],
+      recent: this.#recent.map(({ method, path, req, body }) => ({
+        method,
+        path,
+        headers: flatHeaders(req),
+        body,
+      })),
     };
   }
 
@@ -437,7 +454,7 @@ class SimulatorState {
       } catch {
         body = undefined;
       }
-      this.#record({ method: req.method ?? "GET", path, headers: flatHeaders(req), body });
+      this.#record({ method: req.method ?? "GET", path, req, body });
       if (size > MAX_BODY_BYTES) {
         sendError(res, 413, { message: "request body too large" });
       } else {
@@ -446,7 +463,7 @@ class SimulatorState {
     });
   }
 
-  #record(request: RecordedRequest): void {
+  #record(request: Received): void {
     this.#recent.push(request);
     if (this.#recent.length > this.#historySize) this.#recent.shift();
   }
@@ -493,10 +510,15 @@ class SimulatorState {
     let promptTokens = 0;
     for (const message of request.messages) {
       promptTokens += countTokens(message.content);
-      const parsed = parseDirectives(message.content);
-      Object.assign(directives, parsed.directives);
-      errors.push(...parsed.errors);
-      if (message.role === "user") prompt = parsed.text.trim();
+      let text = message.content;
+      // Every block starts with `[[`; most prompts have none, so skip the parse.
+      if (text.includes("[[")) {
+        const parsed = parseDirectives(text);
+        Object.assign(directives, parsed.directives);
+        errors.push(...parsed.errors);
+        text = parsed.text;
+      }
+      if (message.role === "user") prompt = text.trim();
     }
     if (errors.length > 0) {
       sendError(res, 400, { message: errors.join("; ") });
@@ -623,58 +645,37 @@ class SimulatorState {
   }
 
   #stream(exchange: Exchange, c: Completion, d: SimulatorDirectives, includeUsage: boolean): void {
-    const { res } = exchange;
-    res.writeHead(200, {
-      "content-type": "text/event-stream; charset=utf-8",
-      "cache-control": "no-cache",
-    });
+    exchange.res.writeHead(200, SSE_HEADERS);
     const noisy = d.noisy === true;
     const usageMode = d.usage ?? "final";
     const ttft = d.ttftMs ?? 0;
     const interval = (d.tokensPerSecond ?? 0) > 0 ? 1000 / (d.tokensPerSecond ?? 1) : 0;
     const start = performance.now();
-    let seq = 0;
-    const event = (choices: unknown[], tokens: number): string => {
-      const chunk: Record<string, unknown> = {
-        id: c.id,
-        object: "chat.completion.chunk",
-        created: c.created,
-        model: c.model,
-        choices,
-      };
-      if (usageMode === "every") chunk.usage = usage(c, tokens);
-      else if (includeUsage && usageMode === "final") chunk.usage = null;
-      return frame(JSON.stringify(chunk), noisy, ++seq);
-    };
-    const delta = (content: string | undefined, finish: string | null, role?: string) => ({
-      index: 0,
-      delta: {
-        ...(role === undefined ? {} : { role }),
-        ...(content === undefined ? {} : { content }),
-      },
-      logprobs: null,
-      finish_reason: finish,
-    });
-    let out = event([delta("", null, "assistant")], 0);
+    // Every chunk is `{"id","object","created","model","choices"[,"usage"]}`; only
+    // the choices and a running usage vary, so the rest is serialised once.
+    const head = `{"id":${JSON.stringify(c.id)},"object":"chat.completion.chunk","created":${JSON.stringify(c.created)},"model":${JSON.stringify(c.model)},"choices":`;
+    const every = usageMode === "every";
+    const tail = includeUsage && usageMode === "final" ? `,"usage":null}` : "}";
+    let seq = 1;
+    let out = frame(`${head}${ROLE_CHOICES}${every ? usageTail(c, 0) : tail}`, noisy, seq);
     let i = 0;
-    const reached = (n: number | undefined) => n !== undefined && (i >= n || i === c.pieces.length);
     const step = (): void => {
       for (;;) {
-        if (reached(d.stallAfter)) {
+        if (reachedFault(d.stallAfter, i, c)) {
           this.#write(exchange, out, noisy);
           return;
         }
-        if (reached(d.dropAfter)) {
+        if (reachedFault(d.dropAfter, i, c)) {
           this.#write(exchange, out, noisy, () => this.#cut(exchange));
           return;
         }
-        if (reached(d.errorAfter)) {
+        if (reachedFault(d.errorAfter, i, c)) {
           const error = errorBody(500, "nested", d.message ?? "simulated error during generation");
           out += frame(JSON.stringify(error), noisy, ++seq) + frame("[DONE]", noisy, ++seq);
           this.#write(exchange, out, noisy, undefined, true);
           return;
         }
-        if (d.malformed === true && reached(1)) {
+        if (d.malformed === true && reachedFault(1, i, c)) {
           out += `data: {"id":"${c.id}","choices":[{"delta":{"content":"bro\n\n`;
           this.#write(exchange, out, noisy, undefined, true);
           return;
@@ -688,23 +689,14 @@ class SimulatorState {
           this.#after(exchange, wait, step);
           return;
         }
-        out += event([delta(c.pieces[i], null)], i + 1);
+        const choices = `[{"index":0,"delta":{"content":${JSON.stringify(c.pieces[i])}},"logprobs":null,"finish_reason":null}]`;
         i++;
+        out += frame(`${head}${choices}${every ? usageTail(c, i) : tail}`, noisy, ++seq);
       }
-      out += event([delta(undefined, c.finishReason)], c.pieces.length);
+      const finish = `[{"index":0,"delta":{},"logprobs":null,"finish_reason":${JSON.stringify(c.finishReason)}}]`;
+      out += frame(`${head}${finish}${every ? usageTail(c, c.pieces.length) : tail}`, noisy, ++seq);
       if (includeUsage && usageMode === "final") {
-        out += frame(
-          JSON.stringify({
-            id: c.id,
-            object: "chat.completion.chunk",
-            created: c.created,
-            model: c.model,
-            choices: [],
-            usage: usage(c, c.pieces.length),
-          }),
-          noisy,
-          ++seq,
-        );
+        out += frame(`${head}[]${usageTail(c, c.pieces.length)}`, noisy, ++seq);
       }
       out += frame("[DONE]", noisy, ++seq);
       this.#write(exchange, out, noisy, undefined, true);
@@ -818,6 +810,26 @@ function contentText(content: unknown): string {
   return content
     .map((part) => (isRecord(part) && typeof part.text === "string" ? part.text : ""))
     .join("");
+}
+
+/** The `choices` of a stream's first chunk, which announces the role. */
+const ROLE_CHOICES =
+  '[{"index":0,"delta":{"role":"assistant","content":""},"logprobs":null,"finish_reason":null}]';
+
+/** Frozen: one object for every stream, which node:http only reads. */
+const SSE_HEADERS: OutgoingHttpHeaders = Object.freeze({
+  "content-type": "text/event-stream; charset=utf-8",
+  "cache-control": "no-cache",
+});
+
+/** Whether a `…_after=N` fault strikes now, `sent` tokens into the stream (at the latest after the last). */
+function reachedFault(n: number | undefined, sent: number, c: Completion): boolean {
+  return n !== undefined && (sent >= n || sent === c.pieces.length);
+}
+
+/** The end of a chunk that carries usage: `,"usage":{…}}`. */
+function usageTail(c: Completion, completionTokens: number): string {
+  return `,"usage":${JSON.stringify(usage(c, completionTokens))}}`;
 }
 
 function usage(c: Completion, completionTokens: number) {
