@@ -146,11 +146,11 @@ describe("constraints", () => {
       prompt: "Summarise the incident report",
     });
     const found = await db
-      .selectFrom("tasks")
-      .select("id")
+      .selectFrom("task_search")
+      .select("task_id")
       .where(sql<boolean>`search @@ websearch_to_tsquery('simple', ${`${word} incident`})`)
       .execute();
-    expect(found).toEqual([{ id: task.id }]);
+    expect(found).toEqual([{ task_id: task.id }]);
   });
 });
 

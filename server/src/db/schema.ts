@@ -18,6 +18,7 @@ import type { TaskPriority, TaskStatus } from "../tasks/status.js";
  */
 export interface DB {
   tasks: TasksTable;
+  task_search: TaskSearchTable;
   task_attempts: TaskAttemptsTable;
   task_events: TaskEventsTable;
   task_chains: TaskChainsTable;
@@ -100,13 +101,22 @@ export interface TasksTable {
   owner_id: Generated<string>;
   /** The last `task_events.seq` of this task; triggers own it. */
   seq: GeneratedAlways<number>;
-  /** tsvector of name and prompt; query it with `search @@ websearch_to_tsquery('simple', …)`. */
-  search: GeneratedAlways<string>;
   created_at: DefaultedTimestamp;
   queued_at: NullableTimestamp;
   started_at: NullableTimestamp;
   completed_at: NullableTimestamp;
   updated_at: DefaultedTimestamp;
+}
+
+/**
+ * The text-search vector of a task's name and prompt (0005_task_search),
+ * written by a trigger when the task is inserted: kept off the `tasks` row so
+ * status updates do not recompute and re-index it. Query it with
+ * `search @@ websearch_to_tsquery('simple', …)`.
+ */
+export interface TaskSearchTable {
+  task_id: string;
+  search: string;
 }
 
 export interface TaskAttemptsTable {
@@ -205,12 +215,8 @@ export interface TaskLineageRow {
   depth: number;
 }
 
-/**
- * A task as the application reads it: every column but `search`, the
- * tsvector that only text-search WHERE clauses use. It is often larger than
- * the prompt, so shipping and parsing it with each row is pure cost.
- */
-export type TaskRow = Omit<Selectable<TasksTable>, "search">;
+/** A task as the application reads it. */
+export type TaskRow = Selectable<TasksTable>;
 
 /** The columns of a {@link TaskRow}: select and return these rather than `*`. */
 export const TASK_COLUMNS = [

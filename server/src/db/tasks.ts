@@ -221,6 +221,17 @@ export interface TaskListFilter {
   limit: number;
 }
 
+/**
+ * The task's name or prompt has the words of `query` (web-search syntax).
+ * Their tsvector is in task_search, one row per task (0005_task_search).
+ */
+function matchesText(query: string) {
+  return sql<boolean>`exists (
+    select from task_search s
+    where s.task_id = tasks.id and s.search @@ websearch_to_tsquery('simple', ${query})
+  )`;
+}
+
 /** Every filter but the statuses: the part status counts share with the list. */
 function whereMatches<O>(
   query: SelectQueryBuilder<DB, "tasks", O>,
@@ -233,7 +244,7 @@ function whereMatches<O>(
   if (filter.parentTaskId !== undefined) q = q.where("parent_task_id", "=", filter.parentTaskId);
   if (filter.chainId !== undefined) q = q.where("chain_id", "=", filter.chainId);
   if (filter.query !== undefined) {
-    q = q.where(sql<boolean>`search @@ websearch_to_tsquery('simple', ${filter.query})`);
+    q = q.where(matchesText(filter.query));
   }
   if (filter.metadata !== undefined) {
     q = q.where(sql<boolean>`metadata @> ${JSON.stringify(filter.metadata)}::jsonb`);
@@ -303,10 +314,10 @@ export async function idsMatchingQuery(
 ): Promise<Set<string>> {
   if (ids.length === 0) return new Set();
   const rows = await db
-    .selectFrom("tasks")
-    .select("id")
-    .where("id", "in", ids)
+    .selectFrom("task_search")
+    .select("task_id")
+    .where("task_id", "in", ids)
     .where(sql<boolean>`search @@ websearch_to_tsquery('simple', ${query})`)
     .execute();
-  return new Set(rows.map((r) => r.id));
+  return new Set(rows.map((r) => r.task_id));
 }
