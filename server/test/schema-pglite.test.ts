@@ -127,6 +127,22 @@ describe("the same schema on embedded PGlite", () => {
     ]);
   });
 
+  test("text search finds a task by its name and prompt, until it is deleted", async () => {
+    const task = await insertTask(db, {
+      name: "Embedded digest",
+      prompt: "Summarise the pglite logs",
+    });
+    const found = () =>
+      db
+        .selectFrom("task_search")
+        .select("task_id")
+        .where(sql<boolean>`search @@ websearch_to_tsquery('simple', 'embedded pglite')`)
+        .execute();
+    expect(await found()).toEqual([{ task_id: task.id }]);
+    await db.deleteFrom("tasks").where("id", "=", task.id).execute();
+    expect(await found()).toEqual([]);
+  });
+
   test("errors carry the same codes and constraint names", async () => {
     await insertTask(db, { idempotency_key: "same" });
     const error = await rejectionOf(insertTask(db, { idempotency_key: "same" }));

@@ -1,5 +1,6 @@
 import { migrations } from "@promptline/migrations";
 import { type Kysely, sql } from "kysely";
+import { Migrator } from "kysely/migration";
 import { describe, expect, test } from "vitest";
 import { createPostgresDb } from "../src/db/connection.js";
 import {
@@ -70,6 +71,41 @@ describe("migrations", () => {
       expect(await migrateToLatest(database.db)).toEqual([]);
     } finally {
       await Promise.all(processes.map((db) => db.destroy()));
+      await database.drop();
+    }
+  });
+
+  test("0005 moves the search of existing tasks to task_search and keeps it with the task", async () => {
+    const database = await createTestDatabase({ migrate: false });
+    const db = database.db;
+    const migrator = new Migrator({ db, provider: { getMigrations: async () => migrations } });
+    const found = async (words: string) =>
+      (
+        await db
+          .selectFrom("task_search")
+          .select("task_id")
+          .where(sql<boolean>`search @@ websearch_to_tsquery('simple', ${words})`)
+          .orderBy("task_id")
+          .execute()
+      ).map((r) => r.task_id);
+    try {
+      expect((await migrator.migrateTo("0004_claim")).error).toBeUndefined();
+      const before = await insertTask(db, { name: "Nightly digest", prompt: "Summarise the logs" });
+      await migrateToLatest(db);
+      const after = await insertTask(db, { name: "Weekly digest", prompt: "Summarise the alerts" });
+      expect(await found("nightly logs")).toEqual([before.id]);
+      expect(await found("digest summarise")).toEqual([before.id, after.id].sort());
+      // Not done by the app today, but a changed name or prompt is searched as changed.
+      await db
+        .updateTable("tasks")
+        .set({ prompt: "Count the alerts" })
+        .where("id", "=", before.id)
+        .execute();
+      expect(await found("logs")).toEqual([]);
+      expect(await found("count alerts")).toEqual([before.id]);
+      await db.deleteFrom("tasks").where("id", "=", before.id).execute();
+      expect(await found("digest")).toEqual([after.id]);
+    } finally {
       await database.drop();
     }
   });
