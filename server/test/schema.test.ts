@@ -110,6 +110,24 @@ describe("migrations", () => {
     }
   });
 
+  dbTest(
+    "task_search.task_id has no ordered index (0005: it would steer rare-word lists into a full walk)",
+    async ({ db }) => {
+      const indexes = await sql<{ name: string; method: string }>`
+      select c.relname as name, am.amname as method
+      from pg_index i
+      join pg_class c on c.oid = i.indexrelid
+      join pg_am am on am.oid = c.relam
+      where i.indrelid = 'task_search'::regclass
+      order by c.relname
+    `.execute(db);
+      expect(indexes.rows).toEqual([
+        { name: "task_search_search_idx", method: "gin" },
+        { name: "task_search_task_id_idx", method: "hash" },
+      ]);
+    },
+  );
+
   dbTest("the enums are the app's vocabulary", async ({ db }) => {
     const enums = await sql<{ statuses: string[]; priorities: string[] }>`
       select enum_range(null::task_status)::text[] as statuses,
