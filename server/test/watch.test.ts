@@ -210,7 +210,7 @@ describe("WatchTask in one process", () => {
     }
   });
 
-  it("never sends a list stream back to an older state when changes arrive out of order", async () => {
+  it("never sends a list stream back to an older state, nor one change twice, when changes arrive out of order", async () => {
     const { task } = await client.createTask({ prompt: "in order", model: "simulator/echo" });
     const id = task?.id ?? "";
     await waitFor(async () =>
@@ -225,7 +225,7 @@ describe("WatchTask in one process", () => {
     const redis = new Redis(TEST_REDIS_URL);
     const publish = (message: string) => redis.publish(eventsChannel(app.queuePrefix), message);
     const abort = new AbortController();
-    const seen: TaskStatus[] = [];
+    const seen: Array<[TaskStatus, string]> = [];
     const reading = (async () => {
       try {
         for await (const change of client.watchTasks({}, { signal: abort.signal })) {
@@ -235,11 +235,15 @@ describe("WatchTask in one process", () => {
             continue;
           }
           if (change.task?.id !== id) continue;
-          seen.push(change.task.status);
+          seen.push([change.task.status, change.task.name]);
           if (seen.length === 1) {
+            // An older change, the same one again, then (made up) a newer one.
             await publish(encodeStatus({ ...row, status: "pending", seq: 1 }, "c", Date.now()));
-            await new Promise((resolve) => setTimeout(resolve, 100));
             await publish(encodeStatus(row, "u", Date.now()));
+            await new Promise((resolve) => setTimeout(resolve, 100));
+            await publish(
+              encodeStatus({ ...row, seq: row.seq + 1, name: "newer" }, "u", Date.now()),
+            );
           } else abort.abort();
         }
       } catch (error) {
@@ -249,7 +253,10 @@ describe("WatchTask in one process", () => {
       }
     })();
     await reading;
-    expect(seen).toEqual([TaskStatus.COMPLETED, TaskStatus.COMPLETED]);
+    expect(seen).toEqual([
+      [TaskStatus.COMPLETED, ""],
+      [TaskStatus.COMPLETED, "newer"],
+    ]);
   });
 
   it("streams only a chain's changes with chain_id, and names a bad one", async () => {

@@ -76,7 +76,7 @@ class Queue implements Subscription {
   }
 }
 
-/** How many tasks' last sequence numbers the feed remembers, to drop a change that arrives after a newer one. */
+/** How many tasks' last sequence numbers the feed remembers, to drop a change that arrives after a newer one (or twice). */
 const REMEMBERED_TASKS = 20_000;
 
 interface PendingChange {
@@ -186,13 +186,19 @@ export class TaskFeed {
       return;
     }
     if (this.#all.size === 0 && !this.#byTask.has(message.id)) return;
-    // Changes of one task that arrive together become one: the newest row
-    // (or a re-read when the newest came without one), flagged created if
-    // any of them was.
     const earlier = this.#pending.get(message.id);
+    const change = message.c === "c" ? "created" : "updated";
+    if (earlier === undefined && message.r !== undefined) {
+      // Nothing to read and nothing of this task waiting: watchers get it now.
+      this.#send(message.r, { change, publishedAt: message.at });
+      return;
+    }
+    // Behind a change still to be read: changes of one task that arrive
+    // together become one, the newest row (or a re-read when the newest came
+    // without one), flagged created if any of them was.
     const newer = earlier === undefined || message.seq >= earlier.seq;
     this.#pending.set(message.id, {
-      change: earlier?.change === "created" || message.c === "c" ? "created" : "updated",
+      change: earlier?.change === "created" ? "created" : change,
       publishedAt: Math.max(earlier?.publishedAt ?? 0, message.at),
       seq: newer ? message.seq : (earlier?.seq ?? message.seq),
       row: newer ? message.r : earlier?.row,
@@ -231,9 +237,11 @@ export class TaskFeed {
     }
   }
 
-  #send(row: TaskRow, info: PendingChange): void {
+  #send(row: TaskRow, info: Pick<PendingChange, "change" | "publishedAt">): void {
+    // Older than, or the same change as, one already sent (a re-read can
+    // return the row a message carried meanwhile).
     const sent = this.#sentSeq.get(row.id);
-    if (sent !== undefined && row.seq < sent) return;
+    if (sent !== undefined && row.seq <= sent) return;
     this.#sentSeq.delete(row.id);
     this.#sentSeq.set(row.id, row.seq);
     if (this.#sentSeq.size > REMEMBERED_TASKS) {
