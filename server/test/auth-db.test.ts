@@ -107,6 +107,35 @@ describe("API keys", () => {
     );
   });
 
+  test("an unknown key is remembered as unknown for the cache period, then read again", async ({
+    db,
+  }) => {
+    const auth = new Authenticator({ db, log: silent, cacheTtlMs: 200 });
+    const { user } = await newKey(db, "member");
+    const late = generateApiKey();
+    const header = `Bearer ${late.key}`;
+    expect((await rejectionOf(auth.authenticate(header))) as Error).toBeInstanceOf(
+      AuthenticationError,
+    );
+    // Stored after it was refused (no real key can be, its secret is made
+    // with its row): still refused from memory, without a read...
+    await insertApiKey(db, {
+      userId: user.id,
+      name: "late",
+      prefix: late.prefix,
+      keyHash: late.hash,
+    });
+    expect((await rejectionOf(auth.authenticate(header))) as Error).toBeInstanceOf(
+      AuthenticationError,
+    );
+    // ...until the period is over.
+    await new Promise((resolve) => setTimeout(resolve, 250));
+    expect(await auth.authenticate(header)).toMatchObject({
+      userId: user.id,
+      keyPrefix: late.prefix,
+    });
+  });
+
   test("a cached key costs no database read; last use is recorded", async ({ db }) => {
     const auth = new Authenticator({ db, log: silent, cacheTtlMs: 60_000 });
     const { key, id } = await newKey(db, "admin");

@@ -29,10 +29,12 @@ export const KEY_CACHE_TTL_MS = 5_000;
 
 /**
  * Turns an `Authorization` header into a {@link Principal}. A key is looked
- * up by its hash, and what was found (a user, or that the key is revoked)
- * is kept for a few seconds, so a busy client costs one database read per
- * key per process per period, not one per call. Unknown keys are not kept:
- * a key created a moment ago works at once.
+ * up by its hash, and what was found (a user, that the key is revoked, or
+ * that no such key exists) is kept for a few seconds, so a busy client costs
+ * one database read per key per process per period, not one per call, even
+ * one misconfigured with a wrong key. Remembering a key as unknown delays no
+ * real key: a key's secret exists only once its row is stored. Unknown keys
+ * are kept apart, so many of them cannot push real ones out.
  */
 export class Authenticator {
   readonly #db: Kysely<DB>;
@@ -40,6 +42,8 @@ export class Authenticator {
   readonly #ttlMs: number;
   readonly #size: number;
   readonly #cache = new Map<string, { value: Lookup; until: number }>();
+  /** Hashes no key has, and until when that is trusted. */
+  readonly #unknown = new Map<string, number>();
   readonly #inFlight = new Map<string, Promise<Lookup | undefined>>();
 
   constructor(options: AuthenticatorOptions) {
@@ -79,6 +83,7 @@ export class Authenticator {
     const now = Date.now();
     const cached = this.#cache.get(hash);
     if (cached !== undefined && cached.until > now) return cached.value;
+    if ((this.#unknown.get(hash) ?? 0) > now) return undefined;
     // Concurrent first calls with one key share a single read.
     let pending = this.#inFlight.get(hash);
     if (pending === undefined) {
@@ -92,8 +97,10 @@ export class Authenticator {
     const row = await findKeyByHash(this.#db, hash);
     if (row === undefined) {
       this.#cache.delete(hash);
+      remember(this.#unknown, hash, Date.now() + this.#ttlMs, this.#size);
       return undefined;
     }
+    this.#unknown.delete(hash);
     const value: Lookup = row.revoked
       ? { revoked: row.prefix }
       : {
@@ -104,12 +111,7 @@ export class Authenticator {
             keyPrefix: row.prefix,
           },
         };
-    this.#cache.delete(hash);
-    if (this.#cache.size >= this.#size) {
-      const oldest = this.#cache.keys().next();
-      if (oldest.done !== true) this.#cache.delete(oldest.value);
-    }
-    this.#cache.set(hash, { value, until: Date.now() + this.#ttlMs });
+    remember(this.#cache, hash, { value, until: Date.now() + this.#ttlMs }, this.#size);
     if (!row.revoked) {
       // Best effort, off the request's path: last use is known to within the cache period.
       touchKey(this.#db, row.keyId).catch((err: unknown) =>
@@ -118,4 +120,14 @@ export class Authenticator {
     }
     return value;
   }
+}
+
+/** Sets `key` as the newest entry of `map`, dropping the oldest beyond `size`. */
+function remember<V>(map: Map<string, V>, key: string, value: V, size: number): void {
+  map.delete(key);
+  if (map.size >= size) {
+    const oldest = map.keys().next();
+    if (oldest.done !== true) map.delete(oldest.value);
+  }
+  map.set(key, value);
 }
