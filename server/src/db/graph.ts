@@ -241,6 +241,6 @@ export async function resetDownstream(db: Kysely<DB>, taskId: string): Promise<T
       rendered_prompt = null,
       series_start_attempt = attempts + 1
     where id in (select id from downstream) and status in ('failed', 'cancelled')
-    returning *`.execute(db);
+    returning ${sql.join(TASK_COLUMNS.map((column) => sql.ref(column)))}`.execute(db);
   return result.rows;
 }
