@@ -130,9 +130,9 @@ interface PlannedTask {
 
 /**
  * The API side of a task's life: create (one or a batch), read, retry and
- * delete. Creation stores the task, then adds its job (see {@link create}). The worker's side
- * is in runner.ts, cancellation in cancel.ts; SQL stays in db/, HTTP to
- * providers in llm/.
+ * delete. Creation stores the task, then adds its job (see {@link create}).
+ * The worker's side is in runner.ts, cancellation in cancel.ts; SQL stays in
+ * db/, HTTP to providers in llm/.
  */
 export class TaskLifecycle {
   readonly #db: Kysely<DB>;
@@ -170,9 +170,9 @@ export class TaskLifecycle {
   }
 
   /**
-   * Creates 1–100 tasks all or nothing: one insert, then one bulk enqueue. A keyed batch stores each task
-   * under `<key>#<index>` with the whole batch's hash, so a replay returns the
-   * same tasks in the same order.
+   * Creates 1–100 tasks all or nothing: one insert, then one bulk enqueue. A
+   * keyed batch stores each task under `<key>#<index>` with the whole batch's
+   * hash, so a replay returns the same tasks in the same order.
    */
   async createBatch(batch: CreateBatchInput): Promise<TaskRow[]> {
     const batchKey = batch.idempotency;
@@ -326,9 +326,7 @@ export class TaskLifecycle {
       const now = Date.now();
       for (const { record } of fresh) {
         record.queued =
-          record.parentTaskId === undefined &&
-          record.dependsOn.length === 0 &&
-          (record.runAt === undefined || record.runAt.getTime() <= now);
+          !hasUpstream(record) && (record.runAt === undefined || record.runAt.getTime() <= now);
       }
       const { inserted, won } = await this.#insert(fresh);
       // Committed: watchers learn of the tasks before any worker can move them on.
@@ -479,9 +477,7 @@ export class TaskLifecycle {
     // A task with an upstream (parent or dependency) waits for it: the graph
     // enqueues it when every upstream has completed, maybe right now.
     const withUpstream = new Set(
-      plans
-        .filter((p) => p.record.parentTaskId !== undefined || p.record.dependsOn.length > 0)
-        .map((p) => p.record.id),
+      plans.filter((p) => hasUpstream(p.record)).map((p) => p.record.id),
     );
     const waiting = all.filter((row) => withUpstream.has(row.id)).map((row) => row.id);
     const inserted = all.filter((row) => !withUpstream.has(row.id));
@@ -510,6 +506,11 @@ export class TaskLifecycle {
     );
     return all.map((row) => current.get(row.id) ?? row);
   }
+}
+
+/** A task with a parent or dependencies waits for them: the graph enqueues it. */
+function hasUpstream(record: NewTaskRecord): boolean {
+  return record.parentTaskId !== undefined || record.dependsOn.length > 0;
 }
 
 function byIdempotencyKey(a: NewTaskRecord, b: NewTaskRecord): number {
