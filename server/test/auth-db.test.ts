@@ -9,6 +9,7 @@ import { LOCAL_USER } from "../src/auth/principal.js";
 import { runKeys } from "../src/cli/keys.js";
 import { ensureUser, findKeyByHash, insertApiKey, revokeApiKeys } from "../src/db/auth.js";
 import { dbTest as test } from "./db-fixture.js";
+import { waitFor } from "./harness.js";
 import { insertTask, rejectionOf } from "./schema-helpers.js";
 
 const silent = pino({ level: "silent" });
@@ -129,7 +130,10 @@ describe("API keys", () => {
       AuthenticationError,
     );
     // ...until the period is over.
-    await new Promise((resolve) => setTimeout(resolve, 250));
+    await waitFor(() => auth.authenticate(header).catch(() => undefined), {
+      timeoutMs: 2_000,
+      what: "the unknown key to be read again",
+    });
     expect(await auth.authenticate(header)).toMatchObject({
       userId: user.id,
       keyPrefix: late.prefix,

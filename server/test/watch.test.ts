@@ -240,7 +240,7 @@ describe("WatchTask in one process", () => {
             // An older change, the same one again, then (made up) a newer one.
             await publish(encodeStatus({ ...row, status: "pending", seq: 1 }, "c", Date.now()));
             await publish(encodeStatus(row, "u", Date.now()));
-            await new Promise((resolve) => setTimeout(resolve, 100));
+            // One connection keeps the order: the newer one comes after both.
             await publish(
               encodeStatus({ ...row, seq: row.seq + 1, name: "newer" }, "u", Date.now()),
             );
